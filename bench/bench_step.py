@@ -86,7 +86,7 @@ def k_passes_step(tr: Trainer):
     comb = combine_gradients(tr.methods[0][0], grads, objective.column_losses.detach())
     (d_outputs,) = torch.autograd.grad(objective.column_losses.sum(), forward.outputs, retain_graph=True)
     opt.zero_grad(set_to_none=True)
-    backward_combined(forward, [ObjectiveGradients(objective, d_outputs, [grads], [])], [[comb.direction]],
+    backward_combined(forward, [ObjectiveGradients(objective, d_outputs, [grads])], [[comb.direction]],
                       list(model.parameters()))
     opt.step()
 

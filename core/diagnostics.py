@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from core.mtl.system import GradientRows, as_rows
+
 
 @dataclass
 class GradientDiagnostics:
@@ -17,26 +19,31 @@ class GradientDiagnostics:
     direction_cosines: np.ndarray  # (K,) cosine between the combined direction and each column
 
 
-def diagnose(grads: torch.Tensor, direction: torch.Tensor, weights: torch.Tensor,
+def diagnose(grads: torch.Tensor | GradientRows, direction: torch.Tensor, weights: torch.Tensor,
              with_cosines: bool, gramian: torch.Tensor | None = None) -> GradientDiagnostics:
-    """``gramian``: grads @ grads.T if the caller has it (the engine computes it cheaply);
-    without it, the cosines cost a K x K product over d coordinates."""
-    grads = grads.detach()
+    """``grads``: the K x d per-column gradients, a tensor or implicit rows that know their
+    Gramian; ``gramian``: grads @ grads.T if the caller has it. Implicit rows are never
+    formed here: norms and cosines come from the Gramian, and the direction's cosines from
+    ``rows @ direction``."""
+    rows = as_rows(grads)
     direction = direction.detach()
-    tiny = torch.finfo(grads.dtype).tiny
-    if with_cosines:
-        gramian = (grads @ grads.T if gramian is None else gramian.to(grads.dtype))
+    tiny = torch.finfo(rows.dtype).tiny
+    if gramian is None and (with_cosines or not isinstance(grads, torch.Tensor)):
+        gramian = rows.gramian()
+    if gramian is not None:
+        gramian = gramian.to(rows.dtype)
         norms = gramian.diagonal().clamp_min(0).sqrt()
+    else:
+        norms = grads.detach().norm(dim=1)
+    cosines, conflicts = None, None
+    if with_cosines:
         unit = norms.clamp_min(tiny)
         cos = (gramian / unit[:, None] / unit[None, :]).clamp(-1, 1)
         k = cos.shape[0]
         upper = torch.triu(torch.ones(k, k, dtype=torch.bool, device=cos.device), diagonal=1)
         conflicts = int(((cos < 0) & upper).sum())
         cosines = cos.cpu().numpy().astype(np.float64)
-    else:
-        norms = grads.norm(dim=1)
-        cosines, conflicts = None, None
-    along = grads @ direction
+    along = rows.dot(direction)
     dir_cos = along / norms.clamp_min(tiny) / direction.norm().clamp_min(tiny)
     return GradientDiagnostics(
         norms=norms.cpu().numpy().astype(np.float64),

@@ -8,7 +8,10 @@ decoder outputs, and the outputs are linear in r (``outputs = r @ W.T + b``), so
 One backward pass from the summed losses to the outputs gives every
 ``dL_k / d outputs_k`` at once (column k's outputs feed only column k's loss); a
 batched product with the matching rows of W gives all K gradients. No K backward
-passes. The combined gradient is then sent back through the trunk and the encoder in
+passes. Weighting methods need only the K x K Gramian and the mix ``weights @ G``, which
+are both cheaper than the K x (N * dim) matrix itself, so ``ColumnRows`` forms that
+matrix only when a method asks for it (GradDrop, the parameter-space mode). The combined
+gradient is then sent back through the trunk and the encoder in
 one pass, while the heads get their ordinary gradients.
 
 ``parameter_space_gradients`` gives the per-column gradients with respect to whole
@@ -74,15 +77,48 @@ class ColumnLayout:
         return (gram + gram.T) / 2
 
 
+class ColumnRows:
+    """The per-column gradients at one shared representation, K x (N * dim), known
+    implicitly: row k is ``d_outputs[:, outputs of k] @ W[outputs of k]``, flattened.
+    Satisfies ``core.mtl.system.GradientRows``."""
+
+    def __init__(self, layout: ColumnLayout, d_outputs: torch.Tensor, weight: torch.Tensor):
+        self.layout = layout
+        self.d_outputs = d_outputs.reshape(-1, d_outputs.shape[-1])
+        self.weight = weight
+        self.shape = torch.Size((layout.n_columns, self.d_outputs.shape[0] * weight.shape[1]))
+        self.dtype, self.device = weight.dtype, weight.device
+        self._rows: torch.Tensor | None = None
+        self._gramian: torch.Tensor | None = None
+
+    def rows(self) -> torch.Tensor:
+        if self._rows is None:
+            self._rows = self.layout.gather(self.d_outputs, self.weight)
+        return self._rows
+
+    def mix(self, weights: torch.Tensor) -> torch.Tensor:
+        """weights @ rows: one N x P by P x dim product."""
+        per_output = weights.to(self.dtype)[self.layout.owner]
+        return ((self.d_outputs * per_output) @ self.weight).flatten()
+
+    def dot(self, direction: torch.Tensor) -> torch.Tensor:
+        """rows @ direction: <g_k, d> = sum over n and k's outputs i of D[n, i] (d_n . W_i)."""
+        along = (self.d_outputs * (direction.to(self.dtype).reshape(self.d_outputs.shape[0], -1) @ self.weight.T)).sum(0)
+        return along.new_zeros(self.layout.n_columns).index_add_(0, self.layout.owner, along)
+
+    def gramian(self) -> torch.Tensor:
+        if self._gramian is None:
+            self._gramian = self.layout.gramian(self.d_outputs, self.weight)
+        return self._gramian
+
+
 @dataclass
 class ObjectiveGradients:
-    """One objective's per-column gradients: a K x d matrix and its K x K Gramian per
-    shared representation."""
+    """One objective's per-column gradients, one ``ColumnRows`` per shared representation."""
 
     objective: Objective
     d_outputs: torch.Tensor
-    per_representation: list[torch.Tensor]
-    gramians: list[torch.Tensor]
+    per_representation: list[ColumnRows]
 
 
 def column_gradients(forward: TaskForward, layout: ColumnLayout) -> list[ObjectiveGradients]:
@@ -90,9 +126,8 @@ def column_gradients(forward: TaskForward, layout: ColumnLayout) -> list[Objecti
     for objective in forward.objectives:
         (d_outputs,) = torch.autograd.grad(objective.column_losses.sum(), forward.outputs,
                                            retain_graph=True)
-        weights = [rep.weight.detach() for rep in forward.shared]
-        result.append(ObjectiveGradients(objective, d_outputs, [layout.gather(d_outputs, w) for w in weights],
-                                         [layout.gramian(d_outputs, w) for w in weights]))
+        result.append(ObjectiveGradients(objective, d_outputs,
+                                         [ColumnRows(layout, d_outputs, rep.weight.detach()) for rep in forward.shared]))
     return result
 
 
@@ -125,7 +160,7 @@ def parameter_space_gradients(forward: TaskForward, grads: ObjectiveGradients,
     backward pass (``is_grads_batched``) rather than K passes."""
     k = grads.objective.column_losses.numel()
     sources = [rep.source for rep in forward.shared]
-    per_rep = [g.reshape(k, *rep.source.shape) for g, rep in zip(grads.per_representation, forward.shared)]
+    per_rep = [g.rows().reshape(k, *rep.source.shape) for g, rep in zip(grads.per_representation, forward.shared)]
     result = torch.autograd.grad(sources, params, grad_outputs=per_rep, is_grads_batched=True,
                                  retain_graph=True, allow_unused=True)
     return torch.cat([(g if g is not None else p.new_zeros(k, *p.shape)).reshape(k, -1)

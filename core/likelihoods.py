@@ -312,7 +312,8 @@ class OrdinalLikelihood(_ClassLikelihood):
     (``theta_{-1} = -inf``, ``theta_{C-1} = +inf``); its log-probability is
     ``log(sigmoid(u - mu) - sigmoid(l - mu))
     = log(1 - e^(l-u)) + log sigmoid(u - mu) + log sigmoid(mu - l)``,
-    which stays exact in both tails where the plain difference of sigmoids rounds to 0.
+    which stays exact in both tails where the plain difference of sigmoids rounds to 0;
+    the first term is logsigmoid of the class's raw width (see ``_log_widths``).
     """
 
     def __init__(self, n_classes):
@@ -331,23 +332,35 @@ class OrdinalLikelihood(_ClassLikelihood):
         return torch.cat([-unbounded, thresholds, unbounded], -1)
 
     @staticmethod
-    def _interval_log_prob(lower: torch.Tensor, upper: torch.Tensor, location: torch.Tensor) -> torch.Tensor:
-        return (torch.log(-torch.expm1(lower - upper))
-                + F.logsigmoid(upper - location) + F.logsigmoid(location - lower))
+    def _log_widths(params: torch.Tensor) -> torch.Tensor:
+        """``log(1 - e^(l - u))`` of every class whose cuts are both finite, for class c
+        at index c: its width u - l is softplus(raw_c), so the term is exactly
+        logsigmoid(raw_c). Taken from the raw output, not from the cumsum: there a width
+        below the thresholds' rounding (say 1e-7 next to a threshold of 10) is lost and
+        log(0) would make the loss infinite."""
+        return F.pad(F.logsigmoid(params[..., 2:]), (1, 1))[..., : params.shape[-1]]
+
+    @staticmethod
+    def _interval_log_prob(lower: torch.Tensor, upper: torch.Tensor, location: torch.Tensor,
+                           log_width: torch.Tensor) -> torch.Tensor:
+        # A class unbounded above (the last) or below (the first) has log_width 0.
+        log_width = torch.where(torch.isinf(upper) | torch.isinf(lower), 0.0, log_width)
+        return log_width + F.logsigmoid(upper - location) + F.logsigmoid(location - lower)
 
     def class_log_probs(self, params: torch.Tensor) -> torch.Tensor:
         cuts = self._cuts(params)
         # Padding classes have both cuts at +inf; a finite lower cut keeps their
         # discarded value (and its gradient) free of NaN.
         lower = torch.where(self._is_class, cuts[..., :-1], 0.0)
-        log_p = self._interval_log_prob(lower, cuts[..., 1:], params[..., :1])
+        log_p = self._interval_log_prob(lower, cuts[..., 1:], params[..., :1], self._log_widths(params))
         return torch.where(self._is_class, log_p, -math.inf)
 
     def _observed_log_prob(self, x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
         # The location is subtracted after picking the two cuts, on n values instead of n x C.
         cuts = self._cuts(params)
         y = x.long()
-        return self._interval_log_prob(_pick(cuts, y), _pick(cuts, y + 1), params[..., 0])
+        return self._interval_log_prob(_pick(cuts, y), _pick(cuts, y + 1), params[..., 0],
+                                       _pick(self._log_widths(params), y))
 
     def mean(self, params: torch.Tensor) -> torch.Tensor:
         """Expected class index."""

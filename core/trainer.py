@@ -298,17 +298,17 @@ class Trainer:
                                          rescale=self.config.rescale)
                 backward_parameter_space(forward, g, comb.direction, shared, params)
                 if first is None:
-                    first = (matrix, comb, None)
+                    first = (matrix, comb)
         else:
             directions = []
             for j, g in enumerate(grads):
                 row = []
-                for r, (matrix, gramian) in enumerate(zip(g.per_representation, g.gramians)):
-                    comb = combine_gradients(self.methods[j][r], matrix, g.objective.column_losses.detach(),
-                                             rescale=self.config.rescale, gramian=gramian)
+                for r, rows in enumerate(g.per_representation):
+                    comb = combine_gradients(self.methods[j][r], rows, g.objective.column_losses.detach(),
+                                             rescale=self.config.rescale)
                     row.append(comb.direction)
                     if first is None:
-                        first = (matrix, comb, gramian)
+                        first = (rows, comb)
                 directions.append(row)
             backward_combined(forward, grads, directions, params)
         if not _all_finite([p.grad for p in params if p.grad is not None]):
@@ -321,12 +321,12 @@ class Trainer:
         self.step_count += 1
         k = len(self.features)
         with_cos = k <= self.config.cosine_max_columns or self.step_count % max(1, self.config.cosine_every) == 0
-        matrix, comb, gramian = first
+        rows, comb = first
         return StepRecord(
             step=self.step_count, epoch=self.epoch, method=self.method,
             loss=float(forward.loss), kl=float(forward.kl),
             column_losses=losses[0].detach().cpu().numpy().astype(np.float64),
-            diagnostics=diagnose(matrix, comb.direction, comb.weights, with_cos, gramian),
+            diagnostics=diagnose(rows, comb.direction, comb.weights, with_cos),
             seconds=time.perf_counter() - started,
         )
 

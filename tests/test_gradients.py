@@ -58,13 +58,17 @@ def test_column_gradients_match_k_autograd_calls(cls, kw):
     grads = column_gradients(forward, layout)
     assert len(grads) == len(cls.OBJECTIVES)
     for g in grads:
-        for rep, matrix in zip(forward.shared, g.per_representation):
-            assert matrix.shape == (7, rep.cut.numel())
+        for rep, rows in zip(forward.shared, g.per_representation):
+            matrix = rows.rows()
+            assert matrix.shape == rows.shape == (7, rep.cut.numel())
             for k in range(7):
                 (expected,) = torch.autograd.grad(g.objective.column_losses[k], rep.cut, retain_graph=True)
                 torch.testing.assert_close(matrix[k], expected.flatten(), atol=1e-6, rtol=1e-6)
-        for matrix, gramian in zip(g.per_representation, g.gramians):
-            torch.testing.assert_close(gramian, matrix @ matrix.T, atol=1e-9, rtol=1e-9)
+            torch.testing.assert_close(rows.gramian(), matrix.double() @ matrix.double().T, atol=1e-9, rtol=1e-9)
+            # The implicit products agree with the formed matrix.
+            weights, direction = torch.randn(7), torch.randn(matrix.shape[1])
+            torch.testing.assert_close(rows.mix(weights), weights @ matrix, atol=1e-5, rtol=1e-5)
+            torch.testing.assert_close(rows.dot(direction), matrix @ direction, atol=1e-5, rtol=1e-5)
 
 
 def test_parameter_space_gradients_match_k_autograd_calls():
@@ -88,7 +92,7 @@ def _engine_grads(model, batch, seed):
     forward = model.forward_tasks(batch, torch.Generator().manual_seed(seed))
     grads = column_gradients(forward, ColumnLayout(model.likelihood.param_owner, 7))
     model.zero_grad()
-    backward_combined(forward, grads, [[m.sum(0) for m in g.per_representation] for g in grads],
+    backward_combined(forward, grads, [[m.rows().sum(0) for m in g.per_representation] for g in grads],
                       list(model.parameters()))
     return {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}, forward
 

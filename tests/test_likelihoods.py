@@ -137,6 +137,21 @@ def test_ordinal_log_prob_is_exact_in_the_tails(location, target):
     np.testing.assert_allclose(got, expected, rtol=1e-4)
 
 
+@pytest.mark.parametrize("raw_width", [-20.0, -60.0, -110.0])
+def test_ordinal_log_prob_stays_finite_for_a_class_narrower_than_rounding(raw_width):
+    """Class 1 of 3 has width softplus(raw) ~ e^raw next to a first threshold near 12: in
+    float32 the cumsum loses the width entirely, the log-probability must not."""
+    params = np.array([12.0, 12.0, raw_width], np.float32)
+    theta0 = mpmath.log(1 + mpmath.exp(mpmath.mpf(12.0)))
+    with mpmath.workdps(80):
+        width = mpmath.log(1 + mpmath.exp(mpmath.mpf(raw_width)))
+        mu = mpmath.mpf(12.0)
+        expected = float(mpmath.log(mpmath.sigmoid(theta0 + width - mu) - mpmath.sigmoid(theta0 - mu)))
+    got = torch_log_prob(OrdinalLikelihood(3), np.float32(1), params)
+    assert math.isfinite(got)
+    np.testing.assert_allclose(got, expected, rtol=1e-4)
+
+
 # --- mode and mean --------------------------------------------------------------------------------
 @FAST
 @given(params=raw_params((4,), 2), mean=st.floats(-10, 10), std=st.floats(0.1, 10))

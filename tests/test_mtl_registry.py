@@ -185,3 +185,17 @@ def test_zero_rows_get_no_say(spec):
         combination = combine_gradients(method, grads, torch.randn(len(grads), dtype=grads.dtype))
         assert torch.isfinite(combination.direction).all()
         assert combination.direction.norm() > 0
+
+
+@pytest.mark.parametrize("spec", [*METHODS, "imtl-g+pcgrad", "gradnorm+graddrop", "mgda-ub+pcgrad"])
+def test_a_float32_row_too_small_to_square_counts_as_zero(spec):
+    # Seen in training (CAGrad on Adult): a column's float32 gradient of norm 1e-41 got all
+    # of CAGrad's weight, 1e38, which overflowed. Such a row is numerically zero.
+    generator = torch.Generator().manual_seed(40)
+    grads = torch.randn(5, 16, generator=generator)
+    grads[2] = torch.randn(16, generator=generator) * 1e-41
+    method = make_method(spec, generator=torch.Generator().manual_seed(41))
+    for _ in range(3):  # stateful methods too, past their first step
+        combination = combine_gradients(method, grads, torch.rand(5, generator=generator) + 0.1)
+        assert torch.isfinite(combination.direction).all() and torch.isfinite(combination.weights).all()
+        assert combination.direction.norm() > 0

@@ -12,23 +12,32 @@ from torch import Tensor
 from core.errors import TrainingError
 from core.mtl.base import Method
 from core.mtl.combination import Combination
+from core.mtl.system import GradientRows, as_rows
 
 
-def combine_gradients(method: Method, grads: Tensor, losses: Tensor, rescale: bool = True,
+def combine_gradients(method: Method, grads: Tensor | GradientRows, losses: Tensor, rescale: bool = True,
                       gramian: Tensor | None = None) -> Combination:
-    """grads: K x d per-column gradients; losses: (K,); gramian: their float64 Gramian,
-    if known (it is computed otherwise).
+    """grads: K x d per-column gradients, a tensor or implicit rows (``GradientRows``);
+    losses: (K,); gramian: their float64 Gramian, if known (it is computed otherwise).
 
     A non-finite gradient or loss raises TrainingError before the method sees it, so a
     stateful method's state is not poisoned.
     """
-    if grads.ndim == 2 and losses.shape == grads.shape[:1]:  # else the method says what is wrong
+    if isinstance(grads, Tensor) and not (grads.ndim == 2 and losses.shape == grads.shape[:1]):
+        return method.combine(grads, losses, gramian)  # the method says what is wrong
+    rows = as_rows(grads)
+    if isinstance(grads, Tensor):
         _check_finite(torch.isfinite(grads).all(dim=1), "gradient")
-        _check_finite(torch.isfinite(losses), "loss")
-    combination = method.combine(grads, losses, gramian)
+    else:
+        # A row holding an inf or NaN has an inf or NaN squared norm: checking K numbers
+        # instead of K x d.
+        gramian = rows.gramian() if gramian is None else gramian
+        _check_finite(torch.isfinite(gramian.diagonal()), "gradient")
+    _check_finite(torch.isfinite(losses), "loss")
+    combination = method.combine(rows, losses, gramian)
     if not rescale:
         return combination
-    target = grads.detach().sum(dim=0).norm()
+    target = rows.mix(torch.ones(rows.shape[0], dtype=rows.dtype, device=rows.device)).norm()
     size = combination.direction.norm()
     # A zero direction (nothing to move along, e.g. Pareto-stationary) stays zero.
     if size == 0:

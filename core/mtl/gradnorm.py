@@ -56,10 +56,10 @@ class GradNorm(Method):
             self.logits = AdamVector(torch.zeros(k, dtype=torch.float64), self.lr)
             self.initial_norms = torch.zeros(k, dtype=torch.float64)
         norms = system.norms.cpu()
-        self.initial_norms = torch.where(self.initial_norms > 0, self.initial_norms, norms)
+        active = system.active.cpu()
+        self.initial_norms = torch.where(self.initial_norms > 0, self.initial_norms, torch.where(active, norms, 0.0))
         weights = self.weights()
         combination = system.combination(weights)
-        active = norms > 0
         if active.any():
             rates = torch.where(active, norms / self.initial_norms, 0.0)
             relative = rates / rates[active].mean()

@@ -41,6 +41,7 @@ class GradVac(Method):
         gramian = system.gramian.cpu()
         orders = random_orders(k, self.generator)
         norms = gramian.diagonal().clamp_min(0).sqrt()
+        active = system.active.cpu()
         coefficients = torch.eye(k, dtype=torch.float64)
         inner = gramian.clone()  # inner[i, j] = g_i' . g_j
         rows = torch.arange(k)
@@ -52,7 +53,7 @@ class GradVac(Method):
             targets = self.target_cosines[rows, others]
             target_sine = (1 - targets**2).clamp_min(0).sqrt()
             sine = (1 - cosines**2).clamp_min(0).sqrt()
-            lagging = (cosines < targets) & (norms[others] > 0) & (target_sine > 0)
+            lagging = (cosines < targets) & active[others] & (target_sine > 0)
             shift = torch.where(lagging, own_norms * (targets * sine - cosines * target_sine)
                                 / (norms[others] * target_sine), 0.0)
             coefficients[rows, others] += shift

@@ -23,6 +23,19 @@ def psd_eigen(matrix: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def psd_pinv(matrix: Tensor) -> Tensor:
-    """Moore-Penrose pseudo-inverse with the rank cut at ``RANK_RTOL``."""
+    """Moore-Penrose pseudo-inverse with the rank cut at ``RANK_RTOL``.
+
+    A Cholesky inverse is tried first (several times cheaper than an eigendecomposition at
+    K = 200). It is used only where it provably equals the cut pseudo-inverse: every
+    eigenvalue is at least 1 / ||A^-1||_F and at most ||A||_F, so when
+    ||A||_F ||A^-1||_F < 1 / RANK_RTOL the cut keeps all of them.
+    """
+    if matrix.numel():
+        factor, info = torch.linalg.cholesky_ex(matrix)
+        if int(info) == 0:
+            inverse = torch.cholesky_inverse(factor)
+            bound = torch.linalg.matrix_norm(matrix) * torch.linalg.matrix_norm(inverse)
+            if bool(torch.isfinite(bound)) and bound * RANK_RTOL < 1:
+                return (inverse + inverse.T) / 2
     values, vectors = psd_eigen(matrix)
     return (vectors / values) @ vectors.T

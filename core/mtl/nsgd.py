@@ -17,7 +17,7 @@ class NormalisedGradients(Method):
     def combine_system(self, system: GradientSystem, losses: Tensor) -> Combination:
         norms = system.norms.cpu()
         weights = torch.zeros_like(norms)
-        positive = norms > 0
+        positive = system.active.cpu()
         if positive.any():
             weights[positive] = norms[positive].mean() / norms[positive]
         return system.combination(weights)

@@ -31,14 +31,14 @@ class PCGrad(Method):
         gramian = system.gramian.cpu()
         k = system.n_tasks
         orders = random_orders(k, self.generator)
-        squared_norms = gramian.diagonal()
+        active = system.active.cpu()
         coefficients = torch.eye(k, dtype=torch.float64)
         rows = torch.arange(k)
         for position in range(k - 1):
             others = orders[:, position]
             # (C[i] @ M)[j_i] = g_i' . g_j, using the symmetry of M
             inner = (coefficients * gramian[others]).sum(dim=1)
-            conflicting = (inner < 0) & (squared_norms[others] > 0)
-            shift = torch.where(conflicting, inner / squared_norms[others], 0.0)
+            conflicting = (inner < 0) & active[others]
+            shift = torch.where(conflicting, inner / gramian[others, others], 0.0)
             coefficients[rows, others] -= shift
         return system.combination(coefficients.sum(dim=0))

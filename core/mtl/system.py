@@ -5,12 +5,22 @@ computed once per step, in float64 whatever the gradients' dtype: products of fl
 numbers are exact in float64, so the Gramian's rounding stays near 1e-16 relative and the
 rank decisions in ``core.mtl.linalg`` can tell real rank deficiency from noise.
 
-A row that is exactly zero is a column with nothing observed in the batch: it is not a
-task at this step, and the methods that solve for weights leave it out (``active``).
+The gradients themselves may be implicit (``GradientRows``): the engine knows them as
+d_outputs and a head weight, so it can mix them (``weights @ G``), project a direction on
+them (``G @ d``) and give their Gramian without forming the K x d matrix. Methods that need
+the rows (GradDrop) ask for ``grads`` and the rows are formed then, once.
+
+A row that is zero (exactly, or below what the dtype can square) is a column with nothing
+observed in the batch or a vanished gradient: it is not a task at this step, and the
+methods that solve for weights leave it out (``active``).
 """
 from __future__ import annotations
 
+import math
+from typing import Protocol
+
 import torch
+
 from torch import Tensor
 
 from core.errors import DataError
@@ -18,26 +28,105 @@ from core.mtl.combination import Combination
 from core.mtl.linalg import psd_pinv
 
 
-class GradientSystem:
-    def __init__(self, grads: Tensor, gramian: Tensor | None = None):
-        if grads.ndim != 2:
-            raise DataError(f"per-column gradients must be a K x d matrix, got shape {tuple(grads.shape)}")
-        if not grads.is_floating_point():
-            raise DataError(f"per-column gradients must be floating point, got {grads.dtype}")
+class GradientRows(Protocol):
+    """A K x d matrix of per-column gradients, possibly never formed."""
+
+    shape: torch.Size
+    dtype: torch.dtype
+    device: torch.device
+
+    def rows(self) -> Tensor: ...  # the K x d matrix
+
+    def mix(self, weights: Tensor) -> Tensor: ...  # weights @ rows, (d,)
+
+    def dot(self, direction: Tensor) -> Tensor: ...  # rows @ direction, (K,)
+
+    def gramian(self) -> Tensor: ...  # rows @ rows.T in float64, exactly symmetric
+
+
+class DenseRows:
+    """GradientRows over an explicit K x d tensor."""
+
+    def __init__(self, grads: Tensor):
         self.grads = grads.detach()
+        self.shape, self.dtype, self.device = self.grads.shape, self.grads.dtype, self.grads.device
+
+    def rows(self) -> Tensor:
+        return self.grads
+
+    def mix(self, weights: Tensor) -> Tensor:
+        return weights.to(self.dtype) @ self.grads
+
+    def dot(self, direction: Tensor) -> Tensor:
+        return self.grads @ direction.to(self.dtype)
+
+    def gramian(self) -> Tensor:
+        rows = self.grads.double()
+        gramian = rows @ rows.T
+        return (gramian + gramian.T) / 2
+
+
+class ScaledRows:
+    """Row k of ``base`` times factors[k], still implicit if ``base`` is."""
+
+    def __init__(self, base: GradientRows, factors: Tensor):
+        self.base, self.factors = base, factors.to(device=base.device, dtype=base.dtype)
+        self.shape, self.dtype, self.device = base.shape, base.dtype, base.device
+
+    def rows(self) -> Tensor:
+        return self.base.rows() * self.factors[:, None]
+
+    def mix(self, weights: Tensor) -> Tensor:
+        return self.base.mix(weights.to(self.dtype) * self.factors)
+
+    def dot(self, direction: Tensor) -> Tensor:
+        return self.base.dot(direction) * self.factors
+
+    def gramian(self) -> Tensor:
+        f = self.factors.double()
+        return self.base.gramian() * f[:, None] * f[None, :]
+
+
+def as_rows(grads: Tensor | GradientRows) -> GradientRows:
+    if not isinstance(grads, Tensor):
+        return grads
+    if grads.ndim != 2:
+        raise DataError(f"per-column gradients must be a K x d matrix, got shape {tuple(grads.shape)}")
+    if not grads.is_floating_point():
+        raise DataError(f"per-column gradients must be floating point, got {grads.dtype}")
+    return DenseRows(grads)
+
+
+class GradientSystem:
+    def __init__(self, grads: Tensor | GradientRows, gramian: Tensor | None = None):
+        self.source = as_rows(grads)
         self._gramian = gramian
+        self._grads: Tensor | None = None
 
     @property
     def n_tasks(self) -> int:
-        return self.grads.shape[0]
+        return self.source.shape[0]
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.source.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.source.device
+
+    @property
+    def grads(self) -> Tensor:
+        """The K x d rows, formed on first use."""
+        if self._grads is None:
+            self._grads = self.source.rows().detach()
+        return self._grads
 
     @property
     def gramian(self) -> Tensor:
         """M = G G^T, K x K, float64, exactly symmetric, on the gradients' device."""
         if self._gramian is None:
-            rows = self.grads.double()
-            gramian = rows @ rows.T
-            self._gramian = (gramian + gramian.T) / 2
+            self._gramian = self.source.gramian()
         return self._gramian
 
     @property
@@ -47,24 +136,26 @@ class GradientSystem:
 
     @property
     def active(self) -> Tensor:
-        """Rows with a nonzero norm (bool, K)."""
-        return self.norms > 0
+        """Rows that are not numerically zero (bool, K). A row whose norm is below the
+        square root of the dtype's smallest normal number (1e-19 in float32) has squares
+        that underflow: it is as good as zero, and solving for a weight on it would divide
+        by its norm and overflow (a float32 row of norm 1e-41 did, in training)."""
+        return self.norms > math.sqrt(torch.finfo(self.dtype).tiny)
 
     def scaled(self, factors: Tensor) -> GradientSystem:
         """The system with row k multiplied by factors[k]; its Gramian follows from ours if known."""
-        factors64 = factors.to(device=self.grads.device, dtype=torch.float64)
-        grads = self.grads * factors64.to(self.grads.dtype)[:, None]
+        factors64 = factors.to(device=self.device, dtype=torch.float64)
         gramian = None
         if self._gramian is not None:
             gramian = self._gramian * factors64[:, None] * factors64[None, :]
-        return GradientSystem(grads, gramian)
+        return GradientSystem(ScaledRows(self.source, factors64.to(self.dtype)), gramian)
 
     def least_squares_weights(self, direction: Tensor) -> Tensor:
         """w = M^+ G d: the coefficients of d's projection on the span of the rows."""
-        fit = psd_pinv(self.gramian) @ (self.grads.double() @ direction.double())
-        return fit.to(self.grads.dtype)
+        fit = psd_pinv(self.gramian) @ self.source.dot(direction).double()
+        return fit.to(self.dtype)
 
     def combination(self, weights: Tensor) -> Combination:
         """The Combination whose direction is exactly ``weights @ grads``."""
-        weights = weights.to(device=self.grads.device, dtype=self.grads.dtype)
-        return Combination(direction=weights @ self.grads, weights=weights)
+        weights = weights.to(device=self.device, dtype=self.dtype)
+        return Combination(direction=self.source.mix(weights), weights=weights)
