@@ -83,6 +83,13 @@ def test_the_lesson_walks_from_a_guess_to_the_fix_and_its_geometry():
     assert [c["name"] for c in curves] == ["plain sum", "IMTL-G"]
     assert curves[1]["y"][-1] < 0.5 * curves[0]["y"][-1]
     assert any("lines up equally with every column" in r for r in readings(at))
+    # the pair's cosine along both runs: plain stays near 0, the fix dips into conflict and eases
+    state = lesson(at)
+    plain_cos, fix_cos = plotly_traces(at, "lesson_conflict")
+    np.testing.assert_allclose(plain_cos["y"], state.run.pair_cosines(PLAIN, "visitors", LESSON_TARGET))
+    np.testing.assert_allclose(fix_cos["y"], state.run.pair_cosines("imtl-g", "visitors", LESSON_TARGET))
+    assert min(fix_cos["y"]) < -0.3
+    assert any("Under IMTL-G, visitors and region conflicted" in m.value for m in at.markdown)
 
     click(at, "lesson_why")
     assert at.query_params["lesson_step"] == "4"

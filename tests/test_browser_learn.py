@@ -59,7 +59,7 @@ def test_the_lesson_in_a_browser_then_a_shared_presenter_link(server):  # noqa: 
         expect(button(page, "lesson_switch_on")).to_be_visible(timeout=RUN_TIMEOUT_MS)
         expect(page.get_by_text(f"You guessed {LESSON_TARGET}: right")).to_be_visible()
         expect(page.get_by_text(f"{LESSON_TARGET} is overlooked:")).to_be_visible()
-        for chart in ("lesson_curves", "lesson_alignment", "lesson_cosines", "lesson_plane_chart"):
+        for chart in ("lesson_curves", "lesson_alignment", "lesson_cosines", "lesson_conflict", "lesson_plane_chart"):
             expect(plotted(page, chart).first).to_be_attached()
         assert link_of(page)["lesson_step"] == "2"
         shoot(page, "2-plain")
@@ -68,6 +68,9 @@ def test_the_lesson_in_a_browser_then_a_shared_presenter_link(server):  # noqa: 
         expect(page.get_by_text("The fix: IMTL-G")).to_be_visible()
         expect(button(page, "lesson_why")).to_be_visible(timeout=RUN_TIMEOUT_MS)
         expect(page.get_by_text("it is no longer overlooked")).to_be_visible()
+        # the conflict for the latent code showed while region was learnt, then eased
+        expect(page.get_by_text("Under IMTL-G, visitors and region conflicted").first).to_be_visible()
+        expect(page.locator(".st-key-lesson_conflict .legendtext")).to_have_text(["plain sum", "IMTL-G"])
         expect(page.locator(".st-key-lesson_curves .legendtext")).to_have_text(["plain sum", "IMTL-G"])
         shoot(page, "3-fix")
 
@@ -92,7 +95,7 @@ def test_the_lesson_in_a_browser_then_a_shared_presenter_link(server):  # noqa: 
         expect(page.get_by_text("Lesson settings")).to_have_count(0)
         paragraph = page.get_by_text("The model trains for", exact=False)
         assert float(paragraph.evaluate("e => getComputedStyle(e).fontSize").removesuffix("px")) >= 20
-        expect(page.get_by_text("The plane of temperature and region")).to_be_visible()
+        expect(page.get_by_text("The plane of temperature and region").first).to_be_visible()
         # the address now holds the setup as restored: the bad value replaced by its default
         assert link_of(page) == {"view": "learn", **shared.to_query()}
         no_errors(page)

@@ -12,9 +12,9 @@ from core.diagnostics import GradientDiagnostics
 from core.lesson import LESSON_STEPS, PLAIN, ErrorPoint, column_plane
 from core.metrics import OVERLOOK_RATIO, ColumnScore
 from core.schema import ColumnType
-from dashboard.charts.lesson import (METHOD_LABELS, alignment_bars, alignment_reading, cosine_grid, cosine_reading,
-                                     curve_reading, error_curves, plane_figure, plane_reading, possessive,
-                                     verdict_reading)
+from dashboard.charts.lesson import (CONFLICT_WINDOW, METHOD_LABELS, alignment_bars, alignment_reading,
+                                     conflict_curves, conflict_reading, cosine_grid, cosine_reading, curve_reading,
+                                     error_curves, plane_figure, plane_reading, possessive, verdict_reading)
 from dashboard.charts.training import column_colours
 
 NAMES = ["visitors", "temperature", "region"]
@@ -202,3 +202,37 @@ def test_the_plane_figure_draws_each_method_s_construction():
     # half the angle between (2, 0) and (-1, 2), on either side of the bisector
     half = math.degrees(math.acos(-2 / (2 * math.sqrt(5)))) / 2
     assert angles == [f"{half:.0f}°"] * 2
+
+
+# --- the pair's conflict over the steps --------------------------------------------------------------
+
+def test_conflict_curves_draw_each_run_step_by_step_against_the_zero_line():
+    plain, fix = np.linspace(0.2, 0.0, 30), np.linspace(-0.6, -0.05, 40)
+    fig = conflict_curves({PLAIN: plain, "imtl-g": fix}, "visitors", "region")
+    assert [t.name for t in fig.data] == [METHOD_LABELS[PLAIN], METHOD_LABELS["imtl-g"]]
+    np.testing.assert_allclose(fig.data[1].y, fix)
+    assert list(fig.data[1].x) == list(range(1, 41))
+    assert fig.layout.yaxis.range == (-1.05, 1.05) and fig.layout.shapes[0].y1 == 0  # the shaded conflict band
+    assert "visitors vs region" in fig.layout.title.text
+
+
+def test_conflict_reading_reports_a_conflict_that_eased_with_the_worst_and_the_latest_window():
+    fix = np.concatenate([np.full(20, -0.6), np.linspace(-0.6, -0.04, 40), np.full(20, -0.04)])
+    reading = conflict_reading({PLAIN: np.zeros(80), "imtl-g": fix}, "visitors", "region")
+    smooth = np.convolve(fix, np.ones(CONFLICT_WINDOW) / CONFLICT_WINDOW, mode="valid")
+    assert reading.startswith("Under IMTL-G, visitors and region conflicted")
+    worst, _, now, _ = _numbers(reading)[:4]
+    assert worst == pytest.approx(round(smooth.min(), 2)) and now == pytest.approx(round(smooth[-1], 2))
+    assert "eased" in reading
+
+
+@pytest.mark.parametrize("level, words", [(-0.5, "pull in opposite directions"), (-0.2, "pull slightly apart"),
+                                          (0.03, "at right angles"), (0.4, "agree")])
+def test_conflict_reading_of_a_steady_cosine(level, words):
+    reading = conflict_reading({PLAIN: np.full(50, level)}, "a", "b")
+    assert reading.startswith("Under plain training, a and b") and words in reading
+    assert _numbers(reading)[0] == pytest.approx(level)
+
+
+def test_conflict_reading_before_any_step():
+    assert "after the first step" in conflict_reading({PLAIN: []}, "a", "b")

@@ -79,9 +79,32 @@ def test_plain_training_overlooks_the_target_and_the_method_fixes_it(finished_ru
     assert not any(s.overlooked for s in fixed)
 
 
+def _windowed(values: np.ndarray, window: int = 10) -> np.ndarray:
+    return np.convolve(values, np.ones(window) / window, mode="valid")
+
+
+@pytest.mark.parametrize("seed", CLAIM_SEEDS)
+def test_plain_training_drowns_the_target_out_rather_than_fighting_it(finished_runs, seed):
+    run = finished_runs[seed]
+    target = run.names.index(LESSON_TARGET)
+    norms = run.latest[PLAIN].diagnostics.norms
+    assert norms[run.names.index("visitors")] > 100 * norms[target]
+    # at right angles by the end: no conflict to see, only a difference in length
+    assert abs(_windowed(run.pair_cosines(PLAIN, "visitors", LESSON_TARGET))[-1]) < 0.15
+
+
+@pytest.mark.parametrize("seed", CLAIM_SEEDS)
+def test_the_fix_shows_the_conflict_for_the_code_and_it_resolves(finished_runs, seed):
+    cosines = _windowed(finished_runs[seed].pair_cosines(LESSON_METHOD, "visitors", LESSON_TARGET))
+    worst = cosines.min()
+    assert worst < -0.3, f"seed {seed}: no conflict while {LESSON_TARGET} was learnt"
+    # by the end it has eased to less than half, and to a cosine near 0
+    assert cosines[-1] > worst / 2 and cosines[-1] > -0.2
+
+
 def test_both_runs_start_from_the_same_weights_and_batches():
     run = LessonRun(3)
-    # Step 1's loss is computed before the first update: the same start and minibatch give
+    # Step 1's loss is computed before the first update: the same start and batch give
     # the very same number, whichever method then combines the gradients.
     first = {}
     for method in (PLAIN, LESSON_METHOD):
@@ -102,6 +125,11 @@ def test_a_run_stops_at_the_lesson_steps_and_is_evaluated_on_a_grid():
     last = run.curves[PLAIN][-1]
     assert last.errors.tolist() == [s.error for s in run.evaluations[PLAIN].scores]
     assert last.overlooked.tolist() == [s.overlooked for s in run.evaluations[PLAIN].scores]
+    cosines = run.pair_cosines(PLAIN, "visitors", LESSON_TARGET)
+    i, j = run.names.index("visitors"), run.names.index(LESSON_TARGET)
+    assert len(cosines) == LESSON_STEPS and cosines[-1] == run.latest[PLAIN].diagnostics.cosines[i, j]
+    run.start(PLAIN)  # a new run forgets the old one's cosines
+    assert len(run.pair_cosines(PLAIN, "visitors", LESSON_TARGET)) == 0
     with pytest.raises(RuntimeError):
         LessonRun(7).advance(1)
 

@@ -93,6 +93,56 @@ def _run_name(method: str) -> str:
     return "plain training" if method == PLAIN else method_label(method)
 
 
+# --- two columns' conflict over the steps ----------------------------------------------------
+
+CONFLICT_WINDOW = 10  # steps averaged in the readings: one step's cosine is noisy
+
+
+def conflict_curves(cosines: Mapping[str, Sequence[float]], first: str, second: str) -> go.Figure:
+    """The cosine between two columns' gradients at every step of each run; below 0 they conflict."""
+    fig = go.Figure()
+    fig.add_hrect(y0=-1.05, y1=0, fillcolor=OVERLOOKED_COLOUR, opacity=0.06, line_width=0,
+                  annotation_text="conflict", annotation_position="bottom left",
+                  annotation_font=dict(color=OVERLOOKED_COLOUR))
+    fig.add_hline(y=0, line=dict(color=CONSTRUCTION_GREY, width=1.5))
+    for method, values in cosines.items():
+        fig.add_trace(go.Scatter(
+            x=list(range(1, len(values) + 1)), y=list(values), mode="lines", name=method_label(method),
+            line=dict(color=METHOD_COLOURS.get(method), width=2.5),
+            hovertemplate=f"{method_label(method)}<br>step %{{x}}<br>cosine %{{y:.3f}}<extra></extra>"))
+    fig.update_layout(
+        title=dict(text=f"{first} vs {second}: cosine of their gradients", font=_FONT),
+        xaxis=dict(title="training step", range=[-3, LESSON_STEPS + 3]),
+        yaxis=dict(title="cosine (below 0: conflict)", range=[-1.05, 1.05]),
+        legend=dict(orientation="h", y=1.0, yanchor="bottom", x=1, xanchor="right"),
+        margin=_MARGINS, height=300)
+    return fig
+
+
+def conflict_reading(cosines: Mapping[str, Sequence[float]], first: str, second: str) -> str:
+    """What the latest run shows: where the pair's cosine is now (mean of the last
+    CONFLICT_WINDOW steps) and, if they conflicted, how strongly and whether it passed."""
+    runs = [(m, np.asarray(v, dtype=float)) for m, v in cosines.items() if len(v)]
+    if not runs:
+        return f"The cosine between {first} and {second} appears after the first step."
+    method, values = runs[-1]
+    window = min(CONFLICT_WINDOW, len(values))
+    smooth = np.convolve(values, np.ones(window) / window, mode="valid")
+    now, worst = float(smooth[-1]), int(np.argmin(smooth))
+    who = f"Under {_run_name(method)}, {first} and {second}"
+    if smooth[worst] < -STRONG_CONFLICT and now > smooth[worst] / 2:
+        return (f"{who} conflicted (cosine {_signed(smooth[worst])} around step {worst + window}) and the "
+                f"conflict has eased: {_signed(now)} over the last {window} steps.")
+    if now < -STRONG_CONFLICT:
+        return f"{who} pull in opposite directions: cosine {_signed(now)} over the last {window} steps."
+    if now < -NEAR_ZERO:
+        return f"{who} pull slightly apart: cosine {_signed(now)} over the last {window} steps."
+    if now <= NEAR_ZERO:
+        return (f"{who} are at right angles (cosine {_signed(now)} over the last {window} steps): "
+                "neither helps nor fights the other.")
+    return f"{who} agree: cosine {_signed(now)} over the last {window} steps."
+
+
 # --- what the step does for each column ---------------------------------------------------
 
 def alignment_bars(names: Sequence[str], direction_cosines: np.ndarray, method: str) -> go.Figure:

@@ -22,9 +22,9 @@ from core.lesson import (LESSON_COLUMNS, LESSON_METHODS, LESSON_STEPS, LESSON_TA
                          LessonRun, LessonSetup, column_plane)
 from core.metrics import ColumnScore
 from core.trainer import StepRecord
-from dashboard.charts.lesson import (METHOD_LABELS, alignment_bars, alignment_reading, cosine_grid,
-                                     cosine_reading, curve_reading, error_curves, method_label, plane_figure,
-                                     plane_reading, possessive, verdict_reading)
+from dashboard.charts.lesson import (METHOD_LABELS, alignment_bars, alignment_reading, conflict_curves,
+                                     conflict_reading, cosine_grid, cosine_reading, curve_reading, error_curves,
+                                     method_label, plane_figure, plane_reading, possessive, verdict_reading)
 
 SESSION_KEY = "lesson"
 VIEW_PARAMETER = "view"
@@ -208,8 +208,8 @@ def _guess_text(state: LessonState) -> None:
     st.markdown("### Why would a model ignore a column?")
     st.markdown(
         "A VAE learns to rebuild every column of a table from a short code. All the columns share the "
-        "decoder's last layer, and each pulls it its own way; plain training moves it along the **sum** of "
-        "those pulls, the columns' gradients. When one column pulls much harder than another, the weaker "
+        "network's weights (the encoder and the decoder's trunk), and each pulls them its own way; plain "
+        "training moves them along the **sum** of those pulls, the columns' gradients. When one column pulls much harder than another, the weaker "
         "one can be **overlooked**: the model does no better on it than always guessing its mean or its most "
         "common class.")
     st.markdown("Each row of the table on the right is one day at one store of a chain:")
@@ -238,8 +238,8 @@ def _table_preview(state: LessonState) -> None:
 
 def _plain_text(state: LessonState) -> None:
     st.markdown("### Plain training")
-    st.markdown(f"The model trains for {LESSON_STEPS} steps. Each step moves the shared layer along the "
-                "plain **sum** of the three columns' gradients.")
+    st.markdown(f"The model trains for {LESSON_STEPS} steps. Each step moves the shared weights along the "
+                "plain **sum** of the three columns' gradients, computed on all the training rows at once.")
     if not _complete(state, PLAIN):
         st.caption("Training… watch the error of each column and how each step lines up with them.")
         return
@@ -263,11 +263,13 @@ def _why_overlooked(state: LessonState) -> str:
     longest = names[int(norms.argmax())]
     target = names.index(LESSON_TARGET)
     ratio = norms.max() / norms[target] if norms[target] > 0 else float("inf")
+    cosine = f"{state.run.latest[PLAIN].diagnostics.cosines[names.index(longest), target]:+.2f}".replace("-", "−")
     return (f"**Why?** visitors counts thousands of people a day, and a likelihood on counts that large is "
             f"very sharp, so its gradient is long. At the last step {possessive(longest)} gradient was "
-            f"**{ratio:,.0f}×** as long as {possessive(LESSON_TARGET)}: their sum is {possessive(longest)} pull "
-            f"with next to nothing of {possessive(LESSON_TARGET)} in it. See how the step lines up with each "
-            "column, and the arrows in the plane of two columns.")
+            f"**{ratio:,.0f}×** as long as {possessive(LESSON_TARGET)}, and at right angles to it (cosine "
+            f"{cosine}): {longest} does not fight {LESSON_TARGET}, it **drowns it out**. Their sum is "
+            f"{possessive(longest)} pull with next to nothing of {possessive(LESSON_TARGET)} in it. See how the "
+            "step lines up with each column, and the arrows in the plane of two columns.")
 
 
 # --- stage 3: the fix -----------------------------------------------------------------------------
@@ -276,8 +278,9 @@ def _fix_text(state: LessonState) -> None:
     fix = state.setup.method
     st.markdown(f"### The fix: {method_label(fix)}")
     st.markdown(FIX_STORIES[fix])
-    st.markdown("The model starts again from **the very same weights and minibatches**; only the way the "
-                "gradients are combined differs.")
+    st.markdown("The model starts again from **the very same initial weights**; only the way the "
+                "gradients are combined differs. Watch the cosine between visitors and region: once region "
+                "has a say, the two compete for the same latent code.")
     if not _complete(state, fix):
         st.caption(f"Training with {method_label(fix)}…")
         return
@@ -293,6 +296,8 @@ def _fix_text(state: LessonState) -> None:
                    f"{method_label(fix)} overcorrects.", icon=":material/warning:")
     else:
         st.success(f"{change}: it is no longer overlooked, and no other column is.", icon=":material/check_circle:")
+    first, second = state.setup.columns
+    st.markdown(conflict_reading({fix: state.run.pair_cosines(fix, first, second)}, first, second))
     _next_button("Why it works", "lesson_why", _go_to, state, 4)
 
 
@@ -367,6 +372,7 @@ def _panel(state: LessonState) -> None:
                    cosine_reading(names, diagnostics.cosines))
     with right:
         _curves(state)
+        _conflict(state)
         _plane(state, record, method, "lesson_plane")
 
 
@@ -406,6 +412,15 @@ def _curves(state: LessonState) -> None:
     baseline = state.run.evaluations[PLAIN].scores[k].baseline_error
     _chart(state, error_curves(curves, state.run.names, LESSON_TARGET, baseline), "lesson_curves",
            curve_reading(curves, state.run.names, LESSON_TARGET, baseline))
+
+
+def _conflict(state: LessonState) -> None:
+    """The cosine of the plane's two columns along the runs this stage shows."""
+    first, second = state.setup.columns
+    shown = [PLAIN] if state.setup.stage == 2 else [PLAIN, state.setup.method]
+    cosines = {m: state.run.pair_cosines(m, first, second) for m in shown if m in state.run.cosines}
+    _chart(state, conflict_curves(cosines, first, second), "lesson_conflict",
+           conflict_reading(cosines, first, second))
 
 
 def _plane(state: LessonState, record: StepRecord | None, method: str, key: str) -> None:
@@ -461,7 +476,7 @@ def _settings(state: LessonState) -> None:
                           "show how differently methods behave on the same table.")
         st.number_input("Seed", key="lesson_seed", min_value=0, max_value=MAX_SEED, step=1,
                         on_change=_change_setup, args=(state, "seed", "lesson_seed"),
-                        help="The model's initial weights and minibatches. The table stays the same.")
+                        help="The model's initial weights and the noise of its latent samples. The table stays the same.")
         query = urlencode({VIEW_PARAMETER: VIEW_VALUE, **state.setup.to_query()}, safe=",")
         link = f"{st.context.url or ''}?{query}"
         st.caption("This page's address holds the lesson's setup: share it and others open the same step.")
