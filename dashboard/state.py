@@ -98,6 +98,7 @@ class DashboardState:
     def __init__(self, table: LoadedTable, config: TrainConfig | None = None):
         self.lock = threading.RLock()
         self.messages: dict[str, str] = {}
+        self.upload_id: str | None = None  # file_id of the last upload read
         self.playing = False
         self.steps_per_refresh: int | None = None  # None: auto
         self.refreshes = 0

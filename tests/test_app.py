@@ -259,3 +259,28 @@ def test_schema_editor_edits_go_through_the_override_rules(monkeypatch):
     assert state.schema["real"].excluded and state.schema_pending
     assert state.schema["categorical"].type is ColumnType.CATEGORICAL
     assert "'categorical'" in state.messages["schema"] and "binary needs exactly 2" in state.messages["schema"]
+
+
+def test_the_same_upload_sent_again_does_not_throw_the_run_away(monkeypatch):
+    """Chromium was seen sending the uploader's file again on later reruns, after the
+    data view was gone: each time the table was read anew and training restarted at 0."""
+    import dashboard.views.data as data_view
+
+    class Uploaded:
+        def __init__(self, file_id: str):
+            self.file_id, self.name = file_id, "wages.csv"
+
+        def getvalue(self) -> bytes:
+            return (ROOT / "sample_data" / "CPS1985.csv").read_bytes()
+
+    state = DashboardState(load_sample_table(SYNTHETIC_NAME), TrainConfig(hidden=8, layers=1))
+    monkeypatch.setattr(data_view.st, "session_state", {"upload": Uploaded("first")})
+    data_view._on_upload(state)
+    assert state.table.name == "wages"
+    state.train(n_steps=3)
+    trainer = state.trainer
+    data_view._on_upload(state)  # the same file again
+    assert state.trainer is trainer and trainer.step_count == 3
+    monkeypatch.setattr(data_view.st, "session_state", {"upload": Uploaded("second")})
+    data_view._on_upload(state)  # a new upload, even of the same bytes, is read
+    assert state.trainer is not trainer and state.trainer.step_count == 0

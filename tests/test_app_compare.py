@@ -19,7 +19,7 @@ APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
 TIMEOUT = 240
 # A small bundled table, so that a few refreshes train several epochs.
 LINK = {"view": "compare", "cfg": "vae:none:0.001:32,vae:imtl-g:0.001:32,vae:pcgrad:0.001:32",
-        "data": "penguins", "seed": "3", "epochs": "40"}
+        "data": "penguins", "seed": "3", "epochs": "200"}
 
 
 def open_link(params: dict) -> AppTest:
@@ -60,7 +60,7 @@ def test_a_link_opens_the_view_set_up_on_its_table():
     set_up = [(at.selectbox(key=f"cmp_weighting_{i}").value, at.selectbox(key=f"cmp_projection_{i}").value,
                at.number_input(key=f"cmp_batch_{i}").value) for i in range(3)]
     assert set_up == [("none", "none", 32), ("imtl-g", "none", 32), ("none", "pcgrad", 32)]
-    assert at.number_input(key="cmp_seed").value == 3 and at.number_input(key="cmp_epochs").value == 40
+    assert at.number_input(key="cmp_seed").value == 3 and at.number_input(key="cmp_epochs").value == 200
     assert "comparison" not in at.session_state  # set up, not started
 
 

@@ -51,7 +51,11 @@ def _on_sample(state: DashboardState) -> None:
 
 def _on_upload(state: DashboardState) -> None:
     uploaded = st.session_state["upload"]
-    if uploaded is not None:
+    # The browser can send the same upload again on a later rerun, after this view is
+    # gone (seen in Chromium while training played): loading it again would throw the
+    # run away. Every new upload has a new file_id.
+    if uploaded is not None and uploaded.file_id != state.upload_id:
+        state.upload_id = uploaded.file_id
         state.load_upload(uploaded.name, uploaded.getvalue())
 
 
