@@ -5,12 +5,13 @@ import math
 import pytest
 import torch
 
-from core.gradients import (ColumnLayout, backward_combined, column_gradients,
+from core.gradients import (ColumnLayout, ColumnRows, backward_combined, column_gradients,
                             parameter_space_gradients)
 from core.likelihoods import (BinaryLikelihood, CategoricalLikelihood, CountLikelihood,
                               OrdinalLikelihood, PositiveLikelihood, RealLikelihood, TableLikelihood)
 from core.models import DReG, HIVAE, IWAE, VAE, Batch
 from core.models.layers import gaussian_log_density
+from core.mtl import METHODS, combine_gradients, make_method
 
 
 
@@ -166,3 +167,16 @@ def test_dreg_trains_each_part_with_its_own_objective():
     iwae_grads, _ = _engine_grads(iwae, batch, seed=6)
     for n in decoder:
         torch.testing.assert_close(engine[n], iwae_grads[n], atol=1e-8, rtol=1e-6, msg=n)
+
+
+@pytest.mark.parametrize("spec", [*METHODS, "imtl-g+pcgrad", "gradnorm+graddrop"])
+def test_every_method_gives_the_same_step_on_implicit_rows_as_on_the_formed_matrix(spec):
+    generator = torch.Generator().manual_seed(5)
+    owner = torch.tensor([0, 0, 1, 2, 2, 2, 3, 4, 4])  # 5 columns, 9 outputs
+    rows = ColumnRows(ColumnLayout(owner, 5), torch.randn(16, 9, generator=generator, dtype=torch.float64),
+                      torch.randn(9, 6, generator=generator, dtype=torch.float64))
+    losses = torch.randn(5, generator=generator, dtype=torch.float64)
+    implicit = combine_gradients(make_method(spec, generator=torch.Generator().manual_seed(1)), rows, losses)
+    dense = combine_gradients(make_method(spec, generator=torch.Generator().manual_seed(1)), rows.rows(), losses)
+    torch.testing.assert_close(implicit.direction, dense.direction, atol=1e-9, rtol=1e-9)
+    torch.testing.assert_close(implicit.weights, dense.weights, atol=1e-9, rtol=1e-9)

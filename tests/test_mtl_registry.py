@@ -8,6 +8,7 @@ import torch
 
 from core.errors import DataError, TrainingError
 from core.mtl import METHODS, PROJECTION, WEIGHTING, combine_gradients, make_method, method_options
+from core.mtl.system import DenseRows, ScaledRows
 from tests.mtl_jacobians import jacobians
 
 PAPER_METHODS = {"none", "gradnorm", "mgda-ub", "imtl-g", "pcgrad", "graddrop"}
@@ -107,6 +108,10 @@ def test_combine_gradients_rejects_bad_input(spec):
     broken[3, 7] = float("nan")
     with pytest.raises(TrainingError, match="gradient of column 3 is not finite"):
         combine_gradients(method, broken, losses)
+    # implicit rows are checked through their Gramian's diagonal, without forming them
+    implicit = ScaledRows(DenseRows(broken), torch.ones(5, dtype=broken.dtype))
+    with pytest.raises(TrainingError, match="gradient of column 3 is not finite"):
+        combine_gradients(method, implicit, losses)
     with pytest.raises(TrainingError, match="loss of column 1 is not finite"):
         combine_gradients(method, grads, torch.tensor([0.0, float("inf"), 1.0, 2.0, 3.0], dtype=grads.dtype))
     with pytest.raises(DataError, match=r"K x d matrix, got shape \(12,\)"):
