@@ -126,11 +126,13 @@ def main(argv=None) -> int:
                         for m in ("none", chosen[d]))
         lines.append(f"| {d} | {plain:.3f} | {multi:.3f} | {chosen[d]} | {PAPER[d][0]:.2f} | {PAPER[d][1]:.2f} |")
     table = "\n".join(lines)
+    choice = (f"method chosen per data set by validation error after {args.scan_epochs} epochs (seed 0) among "
+              f"{len(args.candidates)} candidates (scan {scan_seconds:.0f} s)" if to_scan else
+              "methods given with --choose: " + " ".join(args.choose))
     (out / "table.md").write_text(
-        table + f"\n\nVAE, lr {args.lr}, batch 128, latent 50 % of the columns, hidden 50; method chosen per data "
-        f"set by validation error after {args.scan_epochs} epochs (seed 0) among {len(args.candidates)} candidates; "
-        f"table: {args.epochs} epochs, median test mean error of {args.seeds} seeds. Wall time: scan "
-        f"{scan_seconds:.0f} s, total {time.perf_counter() - started:.0f} s with {args.workers} workers.\n")
+        table + f"\n\nVAE, lr {args.lr}, batch 128, latent 50 % of the columns, hidden 50; {choice}; table: "
+        f"{args.epochs} epochs, median test mean error of {args.seeds} seeds. Wall time "
+        f"{time.perf_counter() - started:.0f} s with {args.workers} workers.\n")
     print(table)
     return 0
 
