@@ -254,7 +254,7 @@ class LessonRun:
 
 @dataclass(frozen=True)
 class ColumnPlane:
-    """Two columns' gradients at the last shared layer and what each method makes of
+    """Two columns' gradients (as the trainer computed them) and what each method makes of
     them, in the plane the two span. Coordinates are in the orthonormal basis that
     Gram-Schmidt builds from (first, second): the first gradient lies along the x axis,
     the second in the upper half-plane. Method directions are rescaled to the length of
