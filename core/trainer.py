@@ -47,7 +47,7 @@ class TrainConfig:
     seed: int = 0
     rescale: bool = True  # rescale the combined gradient to the plain gradient's norm
     gradient_space: str = "representation"  # or "parameters"
-    cosine_every: int = 1  # above `cosine_max_columns` columns, cosines every n steps
+    cosine_every: int = 10  # above `cosine_max_columns` columns, cosines every n steps (1: every step)
     cosine_max_columns: int = 50
     device: str = "cpu"  # "cpu", "cuda" or "auto"
     method_options: dict = field(default_factory=dict)

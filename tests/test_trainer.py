@@ -1,10 +1,12 @@
 """The step-wise Trainer: learning, determinism, method swaps, divergence rollback,
 checkpoints and evaluation."""
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 from core.errors import DataError, TrainingError
+from core.schema import Column, ColumnType, Schema
 from core.synthetic import make_synthetic
 from core.trainer import Trainer, TrainConfig, split_indices
 
@@ -165,3 +167,18 @@ def test_bad_config_is_a_clear_error(table):
     for bad in (dict(lr=-1), dict(batch_size=1), dict(model="gan"), dict(method="nope")):
         with pytest.raises(DataError):
             _trainer(table, **bad)
+
+
+def test_cosines_every_step_up_to_the_column_limit_then_every_nth_step():
+    rng = np.random.default_rng(0)
+    wide = pd.DataFrame(rng.normal(size=(300, 12)), columns=[f"c{i}" for i in range(12)])
+    schema = Schema(tuple(Column(c, ColumnType.REAL, "test") for c in wide.columns))
+    every_step = Trainer(wide, schema, TrainConfig(hidden=8, layers=1, cosine_max_columns=12))
+    assert all(every_step.step().diagnostics.cosines is not None for _ in range(4))
+    sparse = Trainer(wide, schema, TrainConfig(hidden=8, layers=1, cosine_max_columns=11, cosine_every=3))
+    records = [sparse.step() for _ in range(6)]
+    assert [r.diagnostics.cosines is not None for r in records] == [False, False, True, False, False, True]
+    assert [r.diagnostics.n_conflicts is None for r in records] == [True, True, False, True, True, False]
+    # norms, weights and the step's cosines come on every step regardless
+    assert all(r.diagnostics.norms.shape == (12,) and r.diagnostics.direction_cosines.shape == (12,) for r in records)
+    assert TrainConfig().cosine_every == 10 and TrainConfig().cosine_max_columns == 50
