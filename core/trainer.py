@@ -27,6 +27,7 @@ from core.gradients import (ColumnLayout, backward_combined, backward_parameter_
 from core.metrics import ColumnScore, mean_error, score_columns
 from core.models import Batch, model_class
 from core.mtl import combine_gradients, make_method
+from core.mtl.system import DenseRows
 from core.schema import Schema
 
 SPLIT_FRACTIONS = (0.7, 0.1, 0.2)
@@ -293,7 +294,8 @@ class Trainer:
         if self.config.gradient_space == "parameters":
             shared = self._shared_parameters()
             for j, g in enumerate(grads):
-                matrix = parameter_space_gradients(forward, g, shared)
+                # One Gramian for the method and the diagnostics.
+                matrix = DenseRows(parameter_space_gradients(forward, g, shared))
                 comb = combine_gradients(self.methods[j][0], matrix, g.objective.column_losses.detach(),
                                          rescale=self.config.rescale)
                 backward_parameter_space(forward, g, comb.direction, shared, params)

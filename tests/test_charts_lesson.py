@@ -14,7 +14,8 @@ from core.metrics import OVERLOOK_RATIO, ColumnScore
 from core.schema import ColumnType
 from dashboard.charts.lesson import (CONFLICT_WINDOW, METHOD_LABELS, alignment_bars, alignment_reading,
                                      conflict_curves, conflict_reading, cosine_grid, cosine_reading, curve_reading,
-                                     error_curves, plane_figure, plane_reading, possessive, verdict_reading)
+                                     error_curves, pair_trend, plane_figure, plane_reading, possessive,
+                                     verdict_reading)
 from dashboard.charts.training import column_colours
 
 NAMES = ["visitors", "temperature", "region"]
@@ -236,3 +237,11 @@ def test_conflict_reading_of_a_steady_cosine(level, words):
 
 def test_conflict_reading_before_any_step():
     assert "after the first step" in conflict_reading({PLAIN: []}, "a", "b")
+
+
+def test_pair_trend_is_the_latest_and_lowest_window_mean():
+    values = np.array([0.0] * 5 + [-1.0] * 10 + [0.5] * 10)
+    now, worst, worst_step, window = pair_trend(values)
+    assert window == CONFLICT_WINDOW and now == pytest.approx(0.5)
+    assert worst == pytest.approx(-1.0) and worst_step == 15  # the all -1 window ends at step 15
+    assert pair_trend([0.2, -0.4]) == pytest.approx((-0.1, -0.1, 2, 2))  # shorter than a window

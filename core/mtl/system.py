@@ -20,7 +20,6 @@ import math
 from typing import Protocol
 
 import torch
-
 from torch import Tensor
 
 from core.errors import DataError
@@ -50,6 +49,7 @@ class DenseRows:
     def __init__(self, grads: Tensor):
         self.grads = grads.detach()
         self.shape, self.dtype, self.device = self.grads.shape, self.grads.dtype, self.grads.device
+        self._gramian: Tensor | None = None
 
     def rows(self) -> Tensor:
         return self.grads
@@ -61,9 +61,11 @@ class DenseRows:
         return self.grads @ direction.to(self.dtype)
 
     def gramian(self) -> Tensor:
-        rows = self.grads.double()
-        gramian = rows @ rows.T
-        return (gramian + gramian.T) / 2
+        if self._gramian is None:
+            rows = self.grads.double()
+            gramian = rows @ rows.T
+            self._gramian = (gramian + gramian.T) / 2
+        return self._gramian
 
 
 class ScaledRows:

@@ -119,28 +119,36 @@ def conflict_curves(cosines: Mapping[str, Sequence[float]], first: str, second: 
     return fig
 
 
+def pair_trend(values: Sequence[float]) -> tuple[float, float, int, int]:
+    """Means over CONFLICT_WINDOW steps of a pair's cosines (one step's is noisy): the
+    latest, the lowest, the step the lowest ends at, and the window used."""
+    values = np.asarray(values, dtype=float)
+    window = min(CONFLICT_WINDOW, len(values))
+    smooth = np.convolve(values, np.ones(window) / window, mode="valid")
+    worst = int(np.argmin(smooth))
+    return float(smooth[-1]), float(smooth[worst]), worst + window, window
+
+
 def conflict_reading(cosines: Mapping[str, Sequence[float]], first: str, second: str) -> str:
-    """What the latest run shows: where the pair's cosine is now (mean of the last
-    CONFLICT_WINDOW steps) and, if they conflicted, how strongly and whether it passed."""
-    runs = [(m, np.asarray(v, dtype=float)) for m, v in cosines.items() if len(v)]
+    """What the latest run shows: where the pair's cosine is now and, if they
+    conflicted, how strongly and whether it passed."""
+    runs = [(m, v) for m, v in cosines.items() if len(v)]
     if not runs:
         return f"The cosine between {first} and {second} appears after the first step."
     method, values = runs[-1]
-    window = min(CONFLICT_WINDOW, len(values))
-    smooth = np.convolve(values, np.ones(window) / window, mode="valid")
-    now, worst = float(smooth[-1]), int(np.argmin(smooth))
+    now, worst, worst_step, window = pair_trend(values)
     who = f"Under {_run_name(method)}, {first} and {second}"
-    if smooth[worst] < -STRONG_CONFLICT and now > smooth[worst] / 2:
-        return (f"{who} conflicted (cosine {_signed(smooth[worst])} around step {worst + window}) and the "
-                f"conflict has eased: {_signed(now)} over the last {window} steps.")
+    if worst < -STRONG_CONFLICT and now > worst / 2:
+        return (f"{who} conflicted (cosine {signed(worst)} around step {worst_step}) and the "
+                f"conflict has eased: {signed(now)} over the last {window} steps.")
     if now < -STRONG_CONFLICT:
-        return f"{who} pull in opposite directions: cosine {_signed(now)} over the last {window} steps."
+        return f"{who} pull in opposite directions: cosine {signed(now)} over the last {window} steps."
     if now < -NEAR_ZERO:
-        return f"{who} pull slightly apart: cosine {_signed(now)} over the last {window} steps."
+        return f"{who} pull slightly apart: cosine {signed(now)} over the last {window} steps."
     if now <= NEAR_ZERO:
-        return (f"{who} are at right angles (cosine {_signed(now)} over the last {window} steps): "
+        return (f"{who} are at right angles (cosine {signed(now)} over the last {window} steps): "
                 "neither helps nor fights the other.")
-    return f"{who} agree: cosine {_signed(now)} over the last {window} steps."
+    return f"{who} agree: cosine {signed(now)} over the last {window} steps."
 
 
 # --- what the step does for each column ---------------------------------------------------
@@ -150,7 +158,7 @@ def alignment_bars(names: Sequence[str], direction_cosines: np.ndarray, method: 
     colours = column_colours(names)
     fig = go.Figure(go.Bar(
         y=list(names), x=direction_cosines, orientation="h", marker_color=[colours[n] for n in names],
-        text=[_signed(c) for c in direction_cosines], textposition="outside", cliponaxis=False,
+        text=[signed(c) for c in direction_cosines], textposition="outside", cliponaxis=False,
         hovertemplate="%{y}<br>cosine with the step %{x:.3f}<extra></extra>"))
     fig.add_vline(x=0, line=dict(color="#777", width=1))
     fig.update_layout(
@@ -166,13 +174,13 @@ def alignment_reading(names: Sequence[str], direction_cosines: np.ndarray, metho
     best, worst = int(np.argmax(cosines)), int(np.argmin(cosines))
     with_method = f"With {'the ' if method == PLAIN else ''}{method_label(method)}, the step"
     if cosines[best] - cosines[worst] < EQUAL_SPREAD:
-        return f"{with_method} lines up equally with every column (cosine {_signed(cosines.mean())})."
-    lead = f"{with_method} follows {names[best]} (cosine {_signed(cosines[best])})"
+        return f"{with_method} lines up equally with every column (cosine {signed(cosines.mean())})."
+    lead = f"{with_method} follows {names[best]} (cosine {signed(cosines[best])})"
     if cosines[worst] < -EQUAL_SPREAD:
-        return f"{lead} and works against {names[worst]} ({_signed(cosines[worst])})."
+        return f"{lead} and works against {names[worst]} ({signed(cosines[worst])})."
     if cosines[worst] < NEAR_ZERO:
-        return f"{lead} and does almost nothing for {names[worst]} ({_signed(cosines[worst])})."
-    return f"{lead} most and {names[worst]} least ({_signed(cosines[worst])}), but helps every column."
+        return f"{lead} and does almost nothing for {names[worst]} ({signed(cosines[worst])})."
+    return f"{lead} most and {names[worst]} least ({signed(cosines[worst])}), but helps every column."
 
 
 # --- pairwise cosines ---------------------------------------------------------------------
@@ -180,7 +188,7 @@ def alignment_reading(names: Sequence[str], direction_cosines: np.ndarray, metho
 def cosine_grid(names: Sequence[str], cosines: np.ndarray) -> go.Figure:
     fig = go.Figure(go.Heatmap(
         z=cosines, x=list(names), y=list(names), zmin=-1, zmax=1, colorscale=COSINE_COLOURSCALE,
-        text=[[_signed(c) for c in row] for row in cosines], texttemplate="%{text}", textfont=dict(size=15),
+        text=[[signed(c) for c in row] for row in cosines], texttemplate="%{text}", textfont=dict(size=15),
         colorbar=dict(title="cosine", tickvals=[-1, 0, 1]),
         hovertemplate="%{y} vs %{x}<br>cosine %{z:.3f}<extra></extra>"))
     fig.update_layout(title=dict(text="Do the gradients agree?", font=_FONT),
@@ -195,12 +203,12 @@ def cosine_reading(names: Sequence[str], cosines: np.ndarray) -> str:
     conflicts = sum(value < 0 for value, _, _ in pairs)
     if low < -NEAR_ZERO:
         how = "pull in opposite directions" if low < -STRONG_CONFLICT else "pull slightly apart"
-        return f"{a} and {b} {how} (cosine {_signed(low)}); {conflicts} of {len(pairs)} pairs conflict."
+        return f"{a} and {b} {how} (cosine {signed(low)}); {conflicts} of {len(pairs)} pairs conflict."
     if high < NEAR_ZERO:
-        return (f"No pair really conflicts: every cosine lies between {_signed(low)} and {_signed(high)}, "
+        return (f"No pair really conflicts: every cosine lies between {signed(low)} and {signed(high)}, "
                 "so the gradients are nearly at right angles and the columns want unrelated things.")
-    return (f"No pair really conflicts (lowest cosine {_signed(low)}); {c} and {d} agree most "
-            f"({_signed(high)}).")
+    return (f"No pair really conflicts (lowest cosine {signed(low)}); {c} and {d} agree most "
+            f"({signed(high)}).")
 
 
 # --- the plane of two columns ---------------------------------------------------------------
@@ -327,8 +335,8 @@ def plane_reading(plane: ColumnPlane, method: str) -> str:
         return (f"{shape}; MGDA-UB's closest point to 0 puts {plane.min_norm_weights[heavier]:.0%} of its weight "
                 f"on {name}, so its direction lies {away:.0f}° from {name}.")
     if plane.cosine >= 0:
-        return f"{shape}; they do not conflict (cosine {_signed(plane.cosine)}), so PCGrad keeps the plain sum."
-    return (f"{shape}; they conflict (cosine {_signed(plane.cosine)}), so PCGrad removes from each the part that "
+        return f"{shape}; they do not conflict (cosine {signed(plane.cosine)}), so PCGrad keeps the plain sum."
+    return (f"{shape}; they conflict (cosine {signed(plane.cosine)}), so PCGrad removes from each the part that "
             f"opposes the other, and its direction lies {_angle(plane.directions['pcgrad'], plane, a):.0f}° from {a} "
             f"and {_angle(plane.directions['pcgrad'], plane, b):.0f}° from {b}.")
 
@@ -342,7 +350,7 @@ def _angle(vector: np.ndarray, plane: ColumnPlane, name: str) -> float:
 
 # --- number words ---------------------------------------------------------------------------
 
-def _signed(value: float) -> str:
+def signed(value: float) -> str:
     """Two decimals with a true minus sign (and no "−0.00")."""
     text = f"{value:.2f}"
     return "0.00" if text == "-0.00" else text.replace("-", "−")

@@ -22,9 +22,10 @@ from core.lesson import (LESSON_COLUMNS, LESSON_METHODS, LESSON_STEPS, LESSON_TA
                          LessonRun, LessonSetup, column_plane)
 from core.metrics import ColumnScore
 from core.trainer import StepRecord
-from dashboard.charts.lesson import (METHOD_LABELS, alignment_bars, alignment_reading, conflict_curves,
+from dashboard.charts.lesson import (METHOD_LABELS, NEAR_ZERO, alignment_bars, alignment_reading, conflict_curves,
                                      conflict_reading, cosine_grid, cosine_reading, curve_reading, error_curves,
-                                     method_label, plane_figure, plane_reading, possessive, verdict_reading)
+                                     method_label, pair_trend, plane_figure, plane_reading, possessive, signed,
+                                     verdict_reading)
 
 SESSION_KEY = "lesson"
 VIEW_PARAMETER = "view"
@@ -209,9 +210,9 @@ def _guess_text(state: LessonState) -> None:
     st.markdown(
         "A VAE learns to rebuild every column of a table from a short code. All the columns share the "
         "network's weights (the encoder and the decoder's trunk), and each pulls them its own way; plain "
-        "training moves them along the **sum** of those pulls, the columns' gradients. When one column pulls much harder than another, the weaker "
-        "one can be **overlooked**: the model does no better on it than always guessing its mean or its most "
-        "common class.")
+        "training moves them along the **sum** of those pulls, the columns' gradients. When one column pulls "
+        "much harder than another, the weaker one can be **overlooked**: the model does no better on it than "
+        "always guessing its mean or its most common class.")
     st.markdown("Each row of the table on the right is one day at one store of a chain:")
     st.markdown("\n".join(f"- **{name}**: {COLUMN_STORIES[name]}" for name in LESSON_COLUMNS))
     _bind("lesson_guess", state.guess)
@@ -263,11 +264,13 @@ def _why_overlooked(state: LessonState) -> str:
     longest = names[int(norms.argmax())]
     target = names.index(LESSON_TARGET)
     ratio = norms.max() / norms[target] if norms[target] > 0 else float("inf")
-    cosine = f"{state.run.latest[PLAIN].diagnostics.cosines[names.index(longest), target]:+.2f}".replace("-", "−")
+    now = pair_trend(state.run.pair_cosines(PLAIN, longest, LESSON_TARGET))[0]
+    angle = (f"at right angles to it (cosine {signed(now)} over the last steps): {longest} does not fight "
+             f"{LESSON_TARGET}, it **drowns it out**" if abs(now) <= NEAR_ZERO else
+             f"at cosine {signed(now)} to it over the last steps")
     return (f"**Why?** visitors counts thousands of people a day, and a likelihood on counts that large is "
             f"very sharp, so its gradient is long. At the last step {possessive(longest)} gradient was "
-            f"**{ratio:,.0f}×** as long as {possessive(LESSON_TARGET)}, and at right angles to it (cosine "
-            f"{cosine}): {longest} does not fight {LESSON_TARGET}, it **drowns it out**. Their sum is "
+            f"**{ratio:,.0f}×** as long as {possessive(LESSON_TARGET)}, and {angle}. Their sum is "
             f"{possessive(longest)} pull with next to nothing of {possessive(LESSON_TARGET)} in it. See how the "
             "step lines up with each column, and the arrows in the plane of two columns.")
 
