@@ -22,6 +22,7 @@ or differ. The ambiguous cases, each only under the stated condition on the valu
 
     python3 -m bench.agreement_table [FOLDER]     (from the repository root)
 """
+
 from __future__ import annotations
 
 import sys
@@ -61,13 +62,21 @@ def judge(declared: Column, inferred: Column, values: pd.Series) -> tuple[str, s
     pair = (declared.type, inferred.type)
     if pair == (ColumnType.ORDINAL, ColumnType.CATEGORICAL) and integers:
         return AMBIGUOUS, "integer codes: their order is not in the values"
-    if (declared.type.is_numerical and inferred.type is ColumnType.CATEGORICAL and integers
-            and observed.nunique() <= MAX_GAPLESS_CODES):
+    if (
+        declared.type.is_numerical
+        and inferred.type is ColumnType.CATEGORICAL
+        and integers
+        and observed.nunique() <= MAX_GAPLESS_CODES
+    ):
         return AMBIGUOUS, "few distinct integers: looks like codes"
     if pair == (ColumnType.REAL, ColumnType.POSITIVE) and numeric and observed.min() > 0:
         return AMBIGUOUS, "all values above zero: real fits too"
-    if (declared.type in (ColumnType.REAL, ColumnType.POSITIVE) and inferred.type is ColumnType.COUNT
-            and integers and observed.min() >= 0):
+    if (
+        declared.type in (ColumnType.REAL, ColumnType.POSITIVE)
+        and inferred.type is ColumnType.COUNT
+        and integers
+        and observed.min() >= 0
+    ):
         return AMBIGUOUS, "non-negative whole numbers: looks like a count"
     if pair == (ColumnType.POSITIVE, ColumnType.REAL) and numeric and observed.min() == 0:
         return AMBIGUOUS, "values >= 0 with zeros: positive and real both fit"
@@ -94,8 +103,10 @@ def main(argv: list[str]) -> int:
     for folder in folders:
         rows = agreements(folder)
         counts = {v: sum(r.verdict == v for r in rows) for v in totals}
-        print(f"{folder.name}: {len(rows)} columns, {counts[AGREE]} agree, "
-              f"{counts[AMBIGUOUS]} ambiguous, {counts[DIFFER]} differ")
+        print(
+            f"{folder.name}: {len(rows)} columns, {counts[AGREE]} agree, "
+            f"{counts[AMBIGUOUS]} ambiguous, {counts[DIFFER]} differ"
+        )
         groups: dict[tuple, list[str]] = {}
         for r in rows:
             if r.verdict != AGREE:
@@ -104,8 +115,10 @@ def main(argv: list[str]) -> int:
             print(f"  {_names(columns)}: declared {declared}, inferred {inferred}; {verdict}: {why}")
         for v in totals:
             totals[v] += counts[v]
-    print(f"all: {sum(totals.values())} columns, {totals[AGREE]} agree, {totals[AMBIGUOUS]} ambiguous, "
-          f"{totals[DIFFER]} differ")
+    print(
+        f"all: {sum(totals.values())} columns, {totals[AGREE]} agree, {totals[AMBIGUOUS]} ambiguous, "
+        f"{totals[DIFFER]} differ"
+    )
     return 0 if totals[DIFFER] == 0 else 1
 
 

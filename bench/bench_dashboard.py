@@ -17,9 +17,11 @@ least once a second.
 
     python bench/bench_dashboard.py [--seconds 60] [--memory-seconds 600] [--json out.json]
 """
+
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import socket
 import statistics
@@ -30,19 +32,23 @@ import urllib.request
 from pathlib import Path
 
 import torch
+from playwright.sync_api import sync_playwright
+
+from core.io import load_table
+from core.samples import sample_path
+from core.trainer import TrainConfig, Trainer
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from playwright.sync_api import sync_playwright  # noqa: E402
-
-from core.io import load_table  # noqa: E402
-from core.samples import sample_path  # noqa: E402
-from core.trainer import Trainer, TrainConfig  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-gpu",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 BATCH = 128
 WARM_UP_SECONDS = 15
 MEMORY_SAMPLE_SECONDS = 10
@@ -85,9 +91,23 @@ def free_port() -> int:
 
 def start_app(port: int) -> subprocess.Popen:
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "dashboard/app.py",
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         try:
@@ -131,12 +151,14 @@ def measure_dashboard(seconds: float, memory_seconds: float) -> dict:
             last_step, elapsed = step_value(page), time.perf_counter() - started
             refreshes = page.evaluate("window.__refreshes.map(r => r[0])")
             chart_changes = page.evaluate("window.__chartChanges")
-            result = {"dashboard_steps_per_second": (last_step - first_step) / elapsed,
-                      "measured_seconds": elapsed,
-                      "refreshes": len(refreshes),
-                      "refresh_interval_s": _intervals(refreshes),
-                      "loss_chart_changes": len(chart_changes),
-                      "loss_chart_interval_s": _intervals(chart_changes)}
+            result = {
+                "dashboard_steps_per_second": (last_step - first_step) / elapsed,
+                "measured_seconds": elapsed,
+                "refreshes": len(refreshes),
+                "refresh_interval_s": _intervals(refreshes),
+                "loss_chart_changes": len(chart_changes),
+                "loss_chart_interval_s": _intervals(chart_changes),
+            }
             if memory_seconds > 0:
                 result["memory"] = _memory_over(app.pid, page, memory_seconds)
             browser.close()
@@ -150,7 +172,7 @@ def measure_dashboard(seconds: float, memory_seconds: float) -> dict:
 
 
 def _intervals(times_ms: list[float]) -> dict:
-    gaps = [(b - a) / 1000 for a, b in zip(times_ms, times_ms[1:])]
+    gaps = [(b - a) / 1000 for a, b in itertools.pairwise(times_ms)]
     if not gaps:
         return {"mean": None, "median": None, "max": None}
     return {"mean": statistics.fmean(gaps), "median": statistics.median(gaps), "max": max(gaps)}
@@ -164,16 +186,25 @@ def _memory_over(pid: int, page, seconds: float) -> dict:
         if samples[-1][0] >= seconds:
             break
         time.sleep(MEMORY_SAMPLE_SECONDS)
-    return {"seconds": samples[-1][0], "steps": samples[-1][2] - samples[0][2],
-            "rss_mb_start": samples[0][1], "rss_mb_max": max(s[1] for s in samples), "rss_mb_end": samples[-1][1],
-            "samples": [{"t": round(t, 1), "rss_mb": round(m, 1), "step": s} for t, m, s in samples]}
+    return {
+        "seconds": samples[-1][0],
+        "steps": samples[-1][2] - samples[0][2],
+        "rss_mb_start": samples[0][1],
+        "rss_mb_max": max(s[1] for s in samples),
+        "rss_mb_end": samples[-1][1],
+        "samples": [{"t": round(t, 1), "rss_mb": round(m, 1), "step": s} for t, m, s in samples],
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60, help="how long each speed is measured")
-    parser.add_argument("--memory-seconds", type=float, default=0,
-                        help="then keep playing this long, sampling the server's RSS (the issue asks for 600)")
+    parser.add_argument(
+        "--memory-seconds",
+        type=float,
+        default=0,
+        help="then keep playing this long, sampling the server's RSS (the issue asks for 600)",
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     torch.set_num_threads(1)  # as dashboard/app.py does
@@ -184,21 +215,34 @@ def main() -> None:
     headless = (before + after) / 2
     share = dashboard["dashboard_steps_per_second"] / headless
     refresh = dashboard["refresh_interval_s"]
-    results = {"dataset": "Adult", "batch_size": BATCH, "headless_steps_per_second": headless,
-               "headless_before": before, "headless_after": after, **dashboard, "share_of_headless": share}
+    results = {
+        "dataset": "Adult",
+        "batch_size": BATCH,
+        "headless_steps_per_second": headless,
+        "headless_before": before,
+        "headless_after": after,
+        **dashboard,
+        "share_of_headless": share,
+    }
 
     print(f"headless Trainer       {headless:8.1f} steps/s  (before {before:.1f}, after {after:.1f})")
-    print(f"dashboard, live charts {dashboard['dashboard_steps_per_second']:8.1f} steps/s  = {share:.0%} of headless "
-          f"(target >= 50%: {'met' if share >= 0.5 else 'NOT met'})")
+    print(
+        f"dashboard, live charts {dashboard['dashboard_steps_per_second']:8.1f} steps/s  = {share:.0%} of headless "
+        f"(target >= 50%: {'met' if share >= 0.5 else 'NOT met'})"
+    )
     if refresh["mean"] is not None:
-        print(f"chart refreshes        every {refresh['mean']:.2f} s on average, median {refresh['median']:.2f} s, "
-              f"longest {refresh['max']:.2f} s; loss chart redrawn {dashboard['loss_chart_changes']} times in "
-              f"{dashboard['measured_seconds']:.0f} s (target: at least once a second: "
-              f"{'met' if refresh['mean'] <= 1.0 else 'NOT met'})")
+        print(
+            f"chart refreshes        every {refresh['mean']:.2f} s on average, median {refresh['median']:.2f} s, "
+            f"longest {refresh['max']:.2f} s; loss chart redrawn {dashboard['loss_chart_changes']} times in "
+            f"{dashboard['measured_seconds']:.0f} s (target: at least once a second: "
+            f"{'met' if refresh['mean'] <= 1.0 else 'NOT met'})"
+        )
     if "memory" in dashboard:
         memory = dashboard["memory"]
-        print(f"server RSS over {memory['seconds']:.0f} s of playing ({memory['steps']:,} steps): "
-              f"{memory['rss_mb_start']:.0f} MB -> {memory['rss_mb_end']:.0f} MB (max {memory['rss_mb_max']:.0f} MB)")
+        print(
+            f"server RSS over {memory['seconds']:.0f} s of playing ({memory['steps']:,} steps): "
+            f"{memory['rss_mb_start']:.0f} MB -> {memory['rss_mb_end']:.0f} MB (max {memory['rss_mb_max']:.0f} MB)"
+        )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 

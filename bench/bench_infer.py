@@ -8,6 +8,7 @@ and the process's peak resident memory. Targets: < 10 s and < 2 GB.
 
     python3 bench/bench_infer.py [--rows N]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,7 +29,6 @@ N_COLUMNS_PER_KIND = 5
 
 _MEASURE = """
 import json, resource, sys, time
-sys.path.insert(0, sys.argv[2])
 from core.io import read_csv
 from core.inference import infer_schema
 start = time.perf_counter()
@@ -58,8 +58,9 @@ def write_mixed_csv(path: Path, n_rows: int, seed: int = 0) -> None:
 
 
 def measure(path: Path) -> dict:
-    result = subprocess.run([sys.executable, "-c", _MEASURE, str(path), str(REPO)],
-                            capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", _MEASURE, str(path), str(REPO)], capture_output=True, text=True, check=True
+    )
     return json.loads(result.stdout)
 
 
@@ -72,8 +73,10 @@ def main() -> int:
         start = time.perf_counter()
         write_mixed_csv(path, args.rows)
         size_mib = path.stat().st_size / 1024**2
-        print(f"wrote {args.rows} rows x {6 * N_COLUMNS_PER_KIND} columns, {size_mib:.0f} MiB, "
-              f"in {time.perf_counter() - start:.1f} s")
+        print(
+            f"wrote {args.rows} rows x {6 * N_COLUMNS_PER_KIND} columns, {size_mib:.0f} MiB, "
+            f"in {time.perf_counter() - start:.1f} s"
+        )
         figures = measure(path)
     peak_bytes = figures["peak_kib"] * 1024
     print(f"read_csv + infer_schema: {figures['seconds']:.2f} s (target < {TARGET_SECONDS:.0f} s)")

@@ -4,6 +4,7 @@ The gradients are float32, like the trainer's: Gaussian rows plus a shared compo
 random signs (so columns conflict) and log-normal row scales (so norms differ).
 Usage, from the repository root: python3 -m bench.bench_mtl [--repeats 3] [--threads 1]
 """
+
 from __future__ import annotations
 
 import argparse

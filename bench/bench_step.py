@@ -12,31 +12,34 @@ and prints each as a ratio to the plain step (median of rounds).
 
     python bench/bench_step.py [--rounds 7] [--steps 20] [--columns 12 50 200]
 """
+
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
+from torchjd.aggregation import IMTLG
+from torchjd.autojac import jac_to_grad, mtl_backward
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from core.gradients import ObjectiveGradients, backward_combined
+from core.models.layers import gaussian_kl, gaussian_sample
+from core.mtl import combine_gradients
+from core.schema import Column, ColumnType, Schema
+from core.trainer import TrainConfig, Trainer
 
-from torchjd.aggregation import IMTLG  # noqa: E402
-from torchjd.autojac import jac_to_grad, mtl_backward  # noqa: E402
-
-from core.gradients import ObjectiveGradients, backward_combined  # noqa: E402
-from core.models.layers import gaussian_kl, gaussian_sample  # noqa: E402
-from core.mtl import combine_gradients  # noqa: E402
-from core.schema import Column, ColumnType, Schema  # noqa: E402
-from core.trainer import Trainer, TrainConfig  # noqa: E402
-
-TYPES = [ColumnType.REAL, ColumnType.POSITIVE, ColumnType.COUNT, ColumnType.CATEGORICAL,
-         ColumnType.ORDINAL, ColumnType.BINARY]
+TYPES = [
+    ColumnType.REAL,
+    ColumnType.POSITIVE,
+    ColumnType.COUNT,
+    ColumnType.CATEGORICAL,
+    ColumnType.ORDINAL,
+    ColumnType.BINARY,
+]
 
 
 def mixed_table(k: int, n: int = 2048, seed: int = 0) -> tuple[pd.DataFrame, Schema]:
@@ -81,13 +84,15 @@ def k_passes_step(tr: Trainer):
     forward = model.forward_tasks(tr._batch(tr._next_batch_rows()), tr.noise_generator)
     (objective,) = forward.objectives
     rep = forward.shared[0]
-    grads = torch.stack([torch.autograd.grad(loss, rep.cut, retain_graph=True)[0].flatten()
-                         for loss in objective.column_losses])
+    grads = torch.stack(
+        [torch.autograd.grad(loss, rep.cut, retain_graph=True)[0].flatten() for loss in objective.column_losses]
+    )
     comb = combine_gradients(tr.methods[0][0], grads, objective.column_losses.detach())
     (d_outputs,) = torch.autograd.grad(objective.column_losses.sum(), forward.outputs, retain_graph=True)
     opt.zero_grad(set_to_none=True)
-    backward_combined(forward, [ObjectiveGradients(objective, d_outputs, [grads])], [[comb.direction]],
-                      list(model.parameters()))
+    backward_combined(
+        forward, [ObjectiveGradients(objective, d_outputs, [grads])], [[comb.direction]], list(model.parameters())
+    )
     opt.step()
 
 
@@ -121,14 +126,20 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--columns", type=int, nargs="+", default=[12, 50, 200])
     args = ap.parse_args(argv)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch 128, VAE, "
-          f"hidden 50 x 3 layers, latent K/2; median of {args.rounds} rounds x {args.steps} steps")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch 128, VAE, "
+        f"hidden 50 x 3 layers, latent K/2; median of {args.rounds} rounds x {args.steps} steps"
+    )
     print(f"{'K':>5} {'plain ms':>9} {'ours':>7} {'K passes':>9} {'TorchJD':>8}   (ratios to plain)")
     for k in args.columns:
         df, schema = mixed_table(k)
         tr = Trainer(df, schema, TrainConfig(method="imtl-g", batch_size=128, cosine_every=10))
-        variants = {"plain": lambda: plain_step(tr), "ours": tr.step,
-                    "k": lambda: k_passes_step(tr), "jd": lambda: torchjd_step(tr, IMTLG())}
+        variants = {
+            "plain": functools.partial(plain_step, tr),
+            "ours": tr.step,
+            "k": functools.partial(k_passes_step, tr),
+            "jd": functools.partial(torchjd_step, tr, IMTLG()),
+        }
         for fn in variants.values():  # warm-up
             fn()
         times = {name: [] for name in variants}
@@ -136,8 +147,11 @@ def main(argv=None) -> int:
             for name, fn in variants.items():
                 times[name].append(time_per_step(fn, args.steps))
         med = {name: statistics.median(t) for name, t in times.items()}
-        print(f"{k:>5} {med['plain'] * 1e3:>9.2f} {med['ours'] / med['plain']:>7.2f} "
-              f"{med['k'] / med['plain']:>9.2f} {med['jd'] / med['plain']:>8.2f}", flush=True)
+        print(
+            f"{k:>5} {med['plain'] * 1e3:>9.2f} {med['ours'] / med['plain']:>7.2f} "
+            f"{med['k'] / med['plain']:>9.2f} {med['jd'] / med['plain']:>8.2f}",
+            flush=True,
+        )
     return 0
 
 

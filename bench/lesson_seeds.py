@@ -7,19 +7,16 @@ Prints per seed: region's error / baseline after plain training and after the fi
 visitors' gradient norm over region's at the last plain step, and the 10-step means of the
 visitors/region cosine (plain at the end; the fix at its lowest and at the end).
 """
+
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from core.lesson import LESSON_METHOD, LESSON_METHODS, LESSON_TARGET, PLAIN, LessonRun  # noqa: E402
+from core.lesson import LESSON_METHOD, LESSON_METHODS, LESSON_TARGET, PLAIN, LessonRun
 
 WINDOW = 10
 
@@ -34,8 +31,10 @@ def main(argv=None) -> int:
     ap.add_argument("--method", default=LESSON_METHOD, choices=LESSON_METHODS)
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
-    print(f"{'seed':>4} {'plain err/base':>14} {'fix err/base':>12} {'norm ratio':>10} "
-          f"{'plain cos end':>13} {'fix cos min':>11} {'fix cos end':>11} {'others overlooked':>17} {'s':>5}")
+    print(
+        f"{'seed':>4} {'plain err/base':>14} {'fix err/base':>12} {'norm ratio':>10} "
+        f"{'plain cos end':>13} {'fix cos min':>11} {'fix cos end':>11} {'others overlooked':>17} {'s':>5}"
+    )
     for seed in range(args.seeds):
         started = time.perf_counter()
         run = LessonRun(seed)
@@ -47,9 +46,12 @@ def main(argv=None) -> int:
         plain_cos = windowed(run.pair_cosines(PLAIN, "visitors", LESSON_TARGET))
         fix_cos = windowed(run.pair_cosines(args.method, "visitors", LESSON_TARGET))
         others = [s.name for s in run.evaluations[args.method].scores if s.overlooked and s.name != LESSON_TARGET]
-        print(f"{seed:>4} {plain.error / plain.baseline_error:>14.2f} {fixed.error / fixed.baseline_error:>12.2f} "
-              f"{norms.max() / norms[k]:>10.0f} {plain_cos[-1]:>+13.2f} {fix_cos.min():>+11.2f} {fix_cos[-1]:>+11.2f} "
-              f"{', '.join(others) or '-':>17} {time.perf_counter() - started:>5.1f}", flush=True)
+        print(
+            f"{seed:>4} {plain.error / plain.baseline_error:>14.2f} {fixed.error / fixed.baseline_error:>12.2f} "
+            f"{norms.max() / norms[k]:>10.0f} {plain_cos[-1]:>+13.2f} {fix_cos.min():>+11.2f} {fix_cos[-1]:>+11.2f} "
+            f"{', '.join(others) or '-':>17} {time.perf_counter() - started:>5.1f}",
+            flush=True,
+        )
     return 0
 
 

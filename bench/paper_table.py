@@ -14,6 +14,7 @@ Two stages, as the paper chose its "multi-objective" figure as the best of a gri
 Each run is a worker process with one torch thread. Everything is written under --out:
 scan.csv, runs.csv, table.md.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,16 +28,22 @@ from multiprocessing import get_context
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 # The paper's VAE rows (plain, multi-objective), from shared/data/README.md.
 PAPER = {"Adult": (0.21, 0.09), "defaultCredit": (0.12, 0.04), "bank": (0.19, 0.05), "HI": (0.17, 0.03)}
-PAPER_GRID = [f"{w}+{p}" if w != "none" and p != "none" else (w if p == "none" else p)
-              for w in ("gradnorm", "mgda-ub", "imtl-g", "none") for p in ("none", "graddrop", "pcgrad")
-              if (w, p) != ("none", "none")]
-CANDIDATES = PAPER_GRID + ["nash-mtl", "aligned-mtl", "upgrad", "cagrad"]
-DATA = {"Adult": "sample_data/Adult", "defaultCredit": "sample_data/defaultCredit",
-        "bank": "sample_data/bank", "HI": "sample_data/HI.csv"}
+PAPER_GRID = [
+    f"{w}+{p}" if w != "none" and p != "none" else (w if p == "none" else p)
+    for w in ("gradnorm", "mgda-ub", "imtl-g", "none")
+    for p in ("none", "graddrop", "pcgrad")
+    if (w, p) != ("none", "none")
+]
+CANDIDATES = [*PAPER_GRID, "nash-mtl", "aligned-mtl", "upgrad", "cagrad"]
+DATA = {
+    "Adult": "sample_data/Adult",
+    "defaultCredit": "sample_data/defaultCredit",
+    "bank": "sample_data/bank",
+    "HI": "sample_data/HI.csv",
+}
 
 
 def one_run(dataset: str, method: str, seed: int, epochs: int, lr: float, hidden: int) -> dict:
@@ -52,12 +59,20 @@ def one_run(dataset: str, method: str, seed: int, epochs: int, lr: float, hidden
     result = train_run(table, TrainConfig(method=method, seed=seed, lr=lr, hidden=hidden), epochs)
     scores = result.test.scores
     val = result.history[-1]["val_mean_error"] if result.history else float("nan")
-    return {"dataset": dataset, "method": method, "seed": seed, "epochs": result.epochs,
-            "val_mean_error": val, "mean_error": result.test.mean_error,
-            "n_overlooked": sum(s.overlooked for s in scores),
-            "ordinal_shift_mean_error": statistics.fmean(
-                s.shift_error if s.shift_error is not None else s.error for s in scores),
-            "seconds": time.perf_counter() - started, "stopped_by": result.stopped_by or ""}
+    return {
+        "dataset": dataset,
+        "method": method,
+        "seed": seed,
+        "epochs": result.epochs,
+        "val_mean_error": val,
+        "mean_error": result.test.mean_error,
+        "n_overlooked": sum(s.overlooked for s in scores),
+        "ordinal_shift_mean_error": statistics.fmean(
+            s.shift_error if s.shift_error is not None else s.error for s in scores
+        ),
+        "seconds": time.perf_counter() - started,
+        "stopped_by": result.stopped_by or "",
+    }
 
 
 def run_all(jobs: list[tuple], workers: int, label: str, partial: Path) -> list[dict]:
@@ -71,9 +86,12 @@ def run_all(jobs: list[tuple], workers: int, label: str, partial: Path) -> list[
             rows.append(row)
             log.write(json.dumps(row) + "\n")
             log.flush()
-            print(f"{label} [{i}/{len(jobs)}] {row['dataset']} {row['method']} seed {row['seed']}: "
-                  f"val {row['val_mean_error']:.4f} test {row['mean_error']:.4f} ({row['seconds']:.0f} s)",
-                  file=sys.stderr, flush=True)
+            print(
+                f"{label} [{i}/{len(jobs)}] {row['dataset']} {row['method']} seed {row['seed']}: "
+                f"val {row['val_mean_error']:.4f} test {row['mean_error']:.4f} ({row['seconds']:.0f} s)",
+                file=sys.stderr,
+                flush=True,
+            )
     rows.sort(key=lambda r: (r["dataset"], r["method"], r["seed"]))
     return rows
 
@@ -81,16 +99,22 @@ def run_all(jobs: list[tuple], workers: int, label: str, partial: Path) -> list[
 def results_table(rows: list[dict], datasets: list[str], chosen: dict[str, str]) -> str:
     """Median test mean error per data set and method, scored two ways: ordinals by error
     rate (our primary metric) and by mean |class shift| / number of classes (HI-VAE's)."""
+
     def median(d: str, m: str, key: str) -> float:
         return statistics.median(float(r[key]) for r in rows if r["dataset"] == d and r["method"] == m)
 
-    lines = ["| data set | plain (ours) | multi-objective (ours) | same, ordinals by class shift | method chosen "
-             "| paper plain | paper multi-objective |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| data set | plain (ours) | multi-objective (ours) | same, ordinals by class shift | method chosen "
+        "| paper plain | paper multi-objective |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for d in datasets:
         plain, multi = median(d, "none", "mean_error"), median(d, chosen[d], "mean_error")
         shift = [median(d, m, "ordinal_shift_mean_error") for m in ("none", chosen[d])]
-        lines.append(f"| {d} | {plain:.3f} | {multi:.3f} | {shift[0]:.3f} -> {shift[1]:.3f} | {chosen[d]} "
-                     f"| {PAPER[d][0]:.2f} | {PAPER[d][1]:.2f} |")
+        lines.append(
+            f"| {d} | {plain:.3f} | {multi:.3f} | {shift[0]:.3f} -> {shift[1]:.3f} | {chosen[d]} "
+            f"| {PAPER[d][0]:.2f} | {PAPER[d][1]:.2f} |"
+        )
     return "\n".join(lines)
 
 
@@ -122,8 +146,12 @@ def main(argv=None) -> int:
     chosen = dict(item.split("=", 1) for item in args.choose)
     to_scan = [d for d in args.datasets if d not in chosen]
     if to_scan:
-        scan = run_all([(d, m, 0, args.scan_epochs, args.lr, args.hidden) for d in to_scan for m in args.candidates],
-                       args.workers, "scan", out / "scan.partial.jsonl")
+        scan = run_all(
+            [(d, m, 0, args.scan_epochs, args.lr, args.hidden) for d in to_scan for m in args.candidates],
+            args.workers,
+            "scan",
+            out / "scan.partial.jsonl",
+        )
         write_csv(out / "scan.csv", scan)
         for d in to_scan:
             chosen[d] = min((r for r in scan if r["dataset"] == d), key=lambda r: r["val_mean_error"])["method"]
@@ -132,18 +160,26 @@ def main(argv=None) -> int:
     if args.scan_only:
         return 0
 
-    jobs = [(d, m, s, args.epochs, args.lr, args.hidden) for d in args.datasets for m in ("none", chosen[d])
-            for s in range(args.seeds)]
+    jobs = [
+        (d, m, s, args.epochs, args.lr, args.hidden)
+        for d in args.datasets
+        for m in ("none", chosen[d])
+        for s in range(args.seeds)
+    ]
     rows = run_all(jobs, args.workers, "table", out / "runs.partial.jsonl")
     write_csv(out / "runs.csv", rows)
     table = results_table(rows, args.datasets, chosen)
-    choice = (f"method chosen per data set by validation error after {args.scan_epochs} epochs (seed 0) among "
-              f"{len(args.candidates)} candidates (scan {scan_seconds:.0f} s)" if to_scan else
-              "methods given with --choose: " + " ".join(args.choose))
+    choice = (
+        f"method chosen per data set by validation error after {args.scan_epochs} epochs (seed 0) among "
+        f"{len(args.candidates)} candidates (scan {scan_seconds:.0f} s)"
+        if to_scan
+        else "methods given with --choose: " + " ".join(args.choose)
+    )
     (out / "table.md").write_text(
         table + f"\n\nVAE, lr {args.lr}, batch 128, latent 50 % of the columns, hidden {args.hidden}; {choice}; table: "
         f"{args.epochs} epochs, median test mean error of {args.seeds} seeds. Wall time "
-        f"{time.perf_counter() - started:.0f} s with {args.workers} workers.\n")
+        f"{time.perf_counter() - started:.0f} s with {args.workers} workers.\n"
+    )
     print(table)
     return 0
 

@@ -1,4 +1,5 @@
 """``python -m core``: the command line of ``core.cli``."""
+
 from __future__ import annotations
 
 import sys

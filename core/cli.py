@@ -4,6 +4,7 @@ Each command is a ``Command`` in ``COMMANDS``; adding one means adding an entry.
 Bad input ends with exit code 2 and one line ``error: ...`` on stderr, never a
 traceback.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,8 +45,9 @@ class _OneLineParser(argparse.ArgumentParser):
 
 def _add_infer_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("path", help="a CSV file or a HI-VAE folder (with data_types.csv)")
-    parser.add_argument("--types", metavar="FILE",
-                        help="a HI-VAE data_types.csv or a schema JSON to use instead of inference")
+    parser.add_argument(
+        "--types", metavar="FILE", help="a HI-VAE data_types.csv or a schema JSON to use instead of inference"
+    )
 
 
 def _run_infer(args: argparse.Namespace) -> int:
@@ -59,8 +61,11 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", required=True, metavar="PATH", help="a CSV file or a HI-VAE folder")
     parser.add_argument("--types", metavar="FILE", help="a HI-VAE data_types.csv or a schema JSON")
     parser.add_argument("--model", default=defaults.model, choices=sorted(MODELS))
-    parser.add_argument("--method", default=defaults.method,
-                        help="a method or a cocktail 'weighting+projection' (see: python -m core methods)")
+    parser.add_argument(
+        "--method",
+        default=defaults.method,
+        help="a method or a cocktail 'weighting+projection' (see: python -m core methods)",
+    )
     parser.add_argument("--epochs", type=_positive_int, default=10)
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--out", required=True, metavar="DIR", help="where metrics.json and model.pt go")
@@ -71,27 +76,44 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--layers", type=_positive_int, default=defaults.layers)
     parser.add_argument("--beta", type=float, default=defaults.beta, help="KL weight")
     parser.add_argument("--importance-samples", type=_positive_int, default=defaults.importance_samples)
-    parser.add_argument("--no-rescale", action="store_true",
-                        help="keep the method's own gradient norm instead of the plain gradient's")
+    parser.add_argument(
+        "--no-rescale", action="store_true", help="keep the method's own gradient norm instead of the plain gradient's"
+    )
     parser.add_argument("--gradient-space", choices=["representation", "parameters"], default=defaults.gradient_space)
-    parser.add_argument("--impute", action="store_true",
-                        help="hide the table's Missing20 cells from the model and score their imputation")
+    parser.add_argument(
+        "--impute",
+        action="store_true",
+        help="hide the table's Missing20 cells from the model and score their imputation",
+    )
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
 
 
 def _run_train(args: argparse.Namespace) -> int:
     make_method(args.method)  # an unknown method fails before the data is read
     table = load_table(args.data, types=args.types)
-    config = TrainConfig(model=args.model, method=args.method, lr=args.lr, batch_size=args.batch_size,
-                         latent=args.latent, hidden=args.hidden, layers=args.layers, beta=args.beta,
-                         importance_samples=args.importance_samples, seed=args.seed,
-                         rescale=not args.no_rescale, gradient_space=args.gradient_space, device=args.device)
+    config = TrainConfig(
+        model=args.model,
+        method=args.method,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        latent=args.latent,
+        hidden=args.hidden,
+        layers=args.layers,
+        beta=args.beta,
+        importance_samples=args.importance_samples,
+        seed=args.seed,
+        rescale=not args.no_rescale,
+        gradient_space=args.gradient_space,
+        device=args.device,
+    )
     result = train_run(table, config, args.epochs, impute=args.impute, progress=progress_bar())
     result.write(args.out)
     if result.stopped_by is not None:
         raise TrainingError(f"{result.stopped_by} (results up to the last good step are in {args.out})")
-    print(f"test mean error {result.test.mean_error:.4f}; overlooked: "
-          f"{', '.join(result.test.overlooked) or 'none'}; written to {args.out}")
+    print(
+        f"test mean error {result.test.mean_error:.4f}; overlooked: "
+        f"{', '.join(result.test.overlooked) or 'none'}; written to {args.out}"
+    )
     return EXIT_OK
 
 
@@ -99,15 +121,25 @@ def _add_compare_arguments(parser: argparse.ArgumentParser) -> None:
     defaults = TrainConfig()
     parser.add_argument("--data", required=True, metavar="PATH", help="a CSV file or a HI-VAE folder")
     parser.add_argument("--types", metavar="FILE", help="a HI-VAE data_types.csv or a schema JSON")
-    parser.add_argument("--methods", required=True, type=_method_list, metavar="LIST",
-                        help="comma-separated methods or cocktails, e.g. none,imtl-g,pcgrad,imtl-g+pcgrad")
+    parser.add_argument(
+        "--methods",
+        required=True,
+        type=_method_list,
+        metavar="LIST",
+        help="comma-separated methods or cocktails, e.g. none,imtl-g,pcgrad,imtl-g+pcgrad",
+    )
     parser.add_argument("--model", default=defaults.model, choices=sorted(MODELS))
     parser.add_argument("--seeds", type=_positive_int, default=5, help="seeds 0..N-1 for every method (default 5)")
     parser.add_argument("--epochs", type=_positive_int, default=10)
-    parser.add_argument("--out", required=True, metavar="DIR",
-                        help="where runs.csv, summary.csv, figure.png/.html and runs/ go")
-    parser.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1,
-                        help="worker processes, one torch thread each (default: the number of CPUs)")
+    parser.add_argument(
+        "--out", required=True, metavar="DIR", help="where runs.csv, summary.csv, figure.png/.html and runs/ go"
+    )
+    parser.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=os.cpu_count() or 1,
+        help="worker processes, one torch thread each (default: the number of CPUs)",
+    )
     parser.add_argument("--lr", type=float, default=defaults.lr)
     parser.add_argument("--batch-size", type=_positive_int, default=defaults.batch_size)
     parser.add_argument("--latent", type=_positive_int, default=None, help="default: half the number of columns")
@@ -121,12 +153,28 @@ def _run_compare(args: argparse.Namespace) -> int:
     for method in args.methods:  # every method is checked before the data is read
         make_method(method)
     table = load_table(args.data, types=args.types)
-    base = TrainConfig(model=args.model, lr=args.lr, batch_size=args.batch_size, latent=args.latent,
-                       hidden=args.hidden, layers=args.layers, importance_samples=args.importance_samples,
-                       device="cpu").validate()
+    base = TrainConfig(
+        model=args.model,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        latent=args.latent,
+        hidden=args.hidden,
+        layers=args.layers,
+        importance_samples=args.importance_samples,
+        device="cpu",
+    ).validate()
     try:
-        outcomes = run_grid(table, args.methods, args.seeds, base, args.epochs, args.out, workers=args.workers,
-                            save_models=args.save_models, progress=_grid_progress)
+        outcomes = run_grid(
+            table,
+            args.methods,
+            args.seeds,
+            base,
+            args.epochs,
+            args.out,
+            workers=args.workers,
+            save_models=args.save_models,
+            progress=_grid_progress,
+        )
     except KeyboardInterrupt:  # the workers are stopped with the pool; finished runs are on disk
         _print_error(f"interrupted; the runs that finished have their metrics.json in {args.out}/runs")
         return EXIT_INTERRUPTED
@@ -140,16 +188,22 @@ def _run_compare(args: argparse.Namespace) -> int:
 
 def _grid_progress(done: int, total: int, outcome: GridOutcome, elapsed: float) -> None:
     mean = outcome.metrics.get("mean_error")
-    result = (f"mean error {mean:.4f}" if outcome.stopped_by is None and mean is not None
-              else f"stopped early ({outcome.stopped_by.split(';')[0]})")
+    result = (
+        f"mean error {mean:.4f}"
+        if outcome.stopped_by is None and mean is not None
+        else f"stopped early ({outcome.stopped_by.split(';')[0]})"
+    )
     eta = elapsed / done * (total - done)
-    print(f"[{done}/{total}] {outcome.method} seed {outcome.seed}: {result} in {outcome.seconds:.0f} s; "
-          f"elapsed {_duration(elapsed)}, ETA {_duration(eta) if done < total else 'done'}",
-          file=sys.stderr, flush=True)
+    print(
+        f"[{done}/{total}] {outcome.method} seed {outcome.seed}: {result} in {outcome.seconds:.0f} s; "
+        f"elapsed {_duration(elapsed)}, ETA {_duration(eta) if done < total else 'done'}",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def _duration(seconds: float) -> str:
-    minutes, secs = divmod(int(round(seconds)), 60)
+    minutes, secs = divmod(round(seconds), 60)
     return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
 
 
@@ -181,8 +235,9 @@ def _positive_int(text: str) -> int:
 COMMANDS: dict[str, Command] = {
     "infer": Command("print the schema (column types and why) as JSON", _add_infer_arguments, _run_infer),
     "train": Command("train a model on a table and write metrics.json and model.pt", _add_train_arguments, _run_train),
-    "compare": Command("train several methods over several seeds in parallel and summarise them",
-                       _add_compare_arguments, _run_compare),
+    "compare": Command(
+        "train several methods over several seeds in parallel and summarise them", _add_compare_arguments, _run_compare
+    ),
     "methods": Command("list the multi-task methods", lambda parser: None, _run_methods),
 }
 

@@ -34,6 +34,7 @@ Two ways to run a comparison:
       ``RunResult.metrics()`` of each run (with ``stopped_by`` for a run that stopped
       early); ``model.pt`` beside it only when asked for.
 """
+
 from __future__ import annotations
 
 import json
@@ -58,7 +59,7 @@ from core.models import MODELS
 from core.mtl import make_method
 from core.run import train_run
 from core.schema import Column, Schema
-from core.trainer import Evaluation, Trainer, TrainConfig
+from core.trainer import Evaluation, TrainConfig, Trainer
 
 MIN_CONFIGURATIONS = 2
 MAX_CONFIGURATIONS = 6
@@ -68,24 +69,36 @@ SHARED_SETTINGS = ("seed", "device")
 # Settings that may shape the model's weights (VAE, IWAE and DReG share one architecture).
 ARCHITECTURE_SETTINGS = ("model", "latent", "hidden", "layers")
 # The short labels of the settings the dashboard compares most often.
-SETTING_LABELS = {"lr": "lr", "batch_size": "batch", "latent": "latent", "hidden": "hidden",
-                  "layers": "layers", "beta": "beta", "importance_samples": "samples"}
+SETTING_LABELS = {
+    "lr": "lr",
+    "batch_size": "batch",
+    "latent": "latent",
+    "hidden": "hidden",
+    "layers": "layers",
+    "beta": "beta",
+    "importance_samples": "samples",
+}
 
 
 # --- configurations -----------------------------------------------------------------
 
+
 def compared_settings(configs: Sequence[TrainConfig]) -> list[str]:
     """The settings (TrainConfig fields) whose value is not the same in every configuration."""
     values = [asdict(c) for c in configs]
-    return [f.name for f in fields(TrainConfig)
-            if f.name not in SHARED_SETTINGS and any(v[f.name] != values[0][f.name] for v in values)]
+    return [
+        f.name
+        for f in fields(TrainConfig)
+        if f.name not in SHARED_SETTINGS and any(v[f.name] != values[0][f.name] for v in values)
+    ]
 
 
 def configuration_labels(configs: Sequence[TrainConfig]) -> list[str]:
     """A short, unique name per configuration made of the settings that set it apart."""
     differing = compared_settings(configs)
-    labels = [" · ".join(_setting_text(name, getattr(c, name)) for name in differing) or "configuration"
-              for c in configs]
+    labels = [
+        " · ".join(_setting_text(name, getattr(c, name)) for name in differing) or "configuration" for c in configs
+    ]
     seen: dict[str, int] = {}
     unique = []
     for label in labels:
@@ -106,8 +119,10 @@ def differences_table(configs: Sequence[TrainConfig]) -> pd.DataFrame:
     """The settings that differ (rows) for each configuration (columns, by label)."""
     labels = configuration_labels(configs)
     differing = compared_settings(configs)
-    return pd.DataFrame({label: [_cell(getattr(c, name)) for name in differing] for label, c in zip(labels, configs)},
-                        index=pd.Index(differing, name="setting"))
+    return pd.DataFrame(
+        {label: [_cell(getattr(c, name)) for name in differing] for label, c in zip(labels, configs, strict=True)},
+        index=pd.Index(differing, name="setting"),
+    )
 
 
 def _cell(value) -> str:
@@ -119,8 +134,10 @@ def fairness_notes(configs: Sequence[TrainConfig], same_initial_weights: bool) -
     what the runs share and what they do not. Whether the initial weights are the same is
     the caller's to check (models of one architecture, such as VAE and IWAE, share them)."""
     differing = set(compared_settings(configs))
-    notes = [f"All runs use seed {configs[0].seed}: the same 70/10/20 split, and the same random streams "
-             f"for minibatch order, sampling noise and the methods' own randomness."]
+    notes = [
+        f"All runs use seed {configs[0].seed}: the same 70/10/20 split, and the same random streams "
+        f"for minibatch order, sampling noise and the methods' own randomness."
+    ]
     if same_initial_weights:
         notes.append("They start from the same initial weights.")
     else:
@@ -134,8 +151,10 @@ def fairness_notes(configs: Sequence[TrainConfig], same_initial_weights: bool) -
         notes.append("They see the same minibatches in the same order.")
     others = sorted(differing - set(ARCHITECTURE_SETTINGS) - {"batch_size", "method"})
     if others:
-        notes.append(f"Besides the method, the {', '.join(others)} differ: a difference in error is not "
-                     f"down to the gradient combination alone.")
+        notes.append(
+            f"Besides the method, the {', '.join(others)} differ: a difference in error is not "
+            f"down to the gradient combination alone."
+        )
     full = not differing - {"method"}
     if full:
         notes.append("Only the gradient combination differs.")
@@ -153,8 +172,9 @@ def parse_configurations(text: str, base: TrainConfig | None = None) -> list[Tra
     base = base or TrainConfig()
     tokens = [t.strip() for t in str(text).split(",") if t.strip()]
     if not MIN_CONFIGURATIONS <= len(tokens) <= MAX_CONFIGURATIONS:
-        raise DataError(f"a comparison has {MIN_CONFIGURATIONS} to {MAX_CONFIGURATIONS} configurations, "
-                        f"got {len(tokens)}")
+        raise DataError(
+            f"a comparison has {MIN_CONFIGURATIONS} to {MAX_CONFIGURATIONS} configurations, got {len(tokens)}"
+        )
     return [_parse_token(token, base) for token in tokens]
 
 
@@ -173,8 +193,9 @@ def _parse_token(token: str, base: TrainConfig) -> TrainConfig:
     except ValueError:
         raise DataError(f"configuration {token!r}: the learning rate and batch size must be numbers") from None
     try:
-        return replace(base, model=model, method=method, lr=rate, batch_size=batch,
-                       method_options=dict(base.method_options)).validate()
+        return replace(
+            base, model=model, method=method, lr=rate, batch_size=batch, method_options=dict(base.method_options)
+        ).validate()
     except DataError as error:
         raise DataError(f"configuration {token!r}: {error}") from None
 
@@ -218,11 +239,20 @@ class Comparison:
     ``lock`` keeps a download thread from reading a run while it steps.
     """
 
-    def __init__(self, table_name: str, data: pd.DataFrame, schema: Schema, configs: Sequence[TrainConfig],
-                 epochs: int, evaluate_every: int = 50, evaluation_rows: int | None = 2000):
+    def __init__(
+        self,
+        table_name: str,
+        data: pd.DataFrame,
+        schema: Schema,
+        configs: Sequence[TrainConfig],
+        epochs: int,
+        evaluate_every: int = 50,
+        evaluation_rows: int | None = 2000,
+    ):
         if not MIN_CONFIGURATIONS <= len(configs) <= MAX_CONFIGURATIONS:
-            raise DataError(f"a comparison has {MIN_CONFIGURATIONS} to {MAX_CONFIGURATIONS} configurations, "
-                            f"got {len(configs)}")
+            raise DataError(
+                f"a comparison has {MIN_CONFIGURATIONS} to {MAX_CONFIGURATIONS} configurations, got {len(configs)}"
+            )
         if len({c.seed for c in configs}) > 1:
             raise DataError("every configuration of a comparison must use the same seed")
         if epochs < 1:
@@ -234,7 +264,7 @@ class Comparison:
         self.configs = [replace(c, method_options=dict(c.method_options)) for c in configs]
         self.labels = configuration_labels(self.configs)
         self.runs = []
-        for label, config in zip(self.labels, self.configs):
+        for label, config in zip(self.labels, self.configs, strict=True):
             trainer = Trainer(data, schema, config)
             # at least once an epoch, so that short runs on small tables still draw a curve
             every = max(1, min(evaluate_every, trainer.steps_per_epoch))
@@ -312,9 +342,13 @@ class Comparison:
             evaluation = run.trainer.evaluate("val", max_rows=self.evaluation_rows)
             run.evaluation, run.evaluated_at = evaluation, run.trainer.step_count
             errors = np.array([s.error for s in evaluation.scores])
-            run.evaluations.append(step=run.trainer.step_count, epoch=run.trainer.epoch,
-                                   mean_error=evaluation.mean_error, worst_error=_worst(errors),
-                                   overlooked=len(evaluation.overlooked))
+            run.evaluations.append(
+                step=run.trainer.step_count,
+                epoch=run.trainer.epoch,
+                mean_error=evaluation.mean_error,
+                worst_error=_worst(errors),
+                overlooked=len(evaluation.overlooked),
+            )
 
     # --- results ----------------------------------------------------------------
     def summary_frame(self) -> pd.DataFrame:
@@ -325,40 +359,77 @@ class Comparison:
                 scores = run.evaluation.scores
                 errors = np.array([s.error for s in scores])
                 worst = int(np.nanargmax(errors)) if np.isfinite(errors).any() else None
-                rows.append({"configuration": run.label, "status": run.status, "step": run.trainer.step_count,
-                             "epoch": run.trainer.epoch, "mean_error": run.evaluation.mean_error,
-                             "worst_error": _worst(errors),
-                             "worst_column": scores[worst].name if worst is not None else None,
-                             "overlooked": len(run.evaluation.overlooked), "evaluated_at": run.evaluated_at})
+                rows.append(
+                    {
+                        "configuration": run.label,
+                        "status": run.status,
+                        "step": run.trainer.step_count,
+                        "epoch": run.trainer.epoch,
+                        "mean_error": run.evaluation.mean_error,
+                        "worst_error": _worst(errors),
+                        "worst_column": scores[worst].name if worst is not None else None,
+                        "overlooked": len(run.evaluation.overlooked),
+                        "evaluated_at": run.evaluated_at,
+                    }
+                )
         return pd.DataFrame(rows)
 
     def scores_frame(self) -> pd.DataFrame:
         """One row per configuration x column: the latest validation scores, and the step they are of."""
         with self.lock:
-            rows = [{"configuration": run.label, "column": s.name, "type": s.type.value, "error": s.error,
-                     "baseline_error": s.baseline_error, "overlooked": s.overlooked, "evaluated_at": run.evaluated_at}
-                    for run in self.runs for s in run.evaluation.scores]
+            rows = [
+                {
+                    "configuration": run.label,
+                    "column": s.name,
+                    "type": s.type.value,
+                    "error": s.error,
+                    "baseline_error": s.baseline_error,
+                    "overlooked": s.overlooked,
+                    "evaluated_at": run.evaluated_at,
+                }
+                for run in self.runs
+                for s in run.evaluation.scores
+            ]
         return pd.DataFrame(rows)
 
     def curves_frame(self) -> pd.DataFrame:
         """Validation scores over training, one row per configuration x evaluation."""
         with self.lock:
-            frames = [pd.DataFrame({"configuration": run.label, "step": run.evaluations.field("step"),
-                                    "epoch": run.evaluations.field("epoch"),
-                                    "mean_error": run.evaluations.field("mean_error"),
-                                    "worst_error": run.evaluations.field("worst_error"),
-                                    "overlooked": run.evaluations.field("overlooked")})
-                      for run in self.runs]
+            frames = [
+                pd.DataFrame(
+                    {
+                        "configuration": run.label,
+                        "step": run.evaluations.field("step"),
+                        "epoch": run.evaluations.field("epoch"),
+                        "mean_error": run.evaluations.field("mean_error"),
+                        "worst_error": run.evaluations.field("worst_error"),
+                        "overlooked": run.evaluations.field("overlooked"),
+                    }
+                )
+                for run in self.runs
+            ]
         return pd.concat(frames, ignore_index=True)
 
     def losses_frame(self) -> pd.DataFrame:
         """Training loss over steps, one row per configuration x kept step."""
         with self.lock:
-            frames = [pd.DataFrame({"configuration": run.label, "step": run.losses.field("step"),
-                                    "epoch": run.losses.field("epoch"), "loss": run.losses.field("loss")})
-                      for run in self.runs if len(run.losses)]
-        return (pd.concat(frames, ignore_index=True) if frames
-                else pd.DataFrame(columns=["configuration", "step", "epoch", "loss"]))
+            frames = [
+                pd.DataFrame(
+                    {
+                        "configuration": run.label,
+                        "step": run.losses.field("step"),
+                        "epoch": run.losses.field("epoch"),
+                        "loss": run.losses.field("loss"),
+                    }
+                )
+                for run in self.runs
+                if len(run.losses)
+            ]
+        return (
+            pd.concat(frames, ignore_index=True)
+            if frames
+            else pd.DataFrame(columns=["configuration", "step", "epoch", "loss"])
+        )
 
     def to_json(self) -> str:
         """The whole comparison: settings, fairness, each run's state, scores and curves."""
@@ -367,23 +438,42 @@ class Comparison:
         scores = self.scores_frame()
         curves = self.curves_frame()
         document = {
-            "table": self.table_name, "seed": self.seed, "epochs": self.epochs, "split": "val",
-            "only_method_differs": full, "fairness": notes, "columns": self.names,
-            "configurations": [{
-                "label": run.label, "config": asdict(run.config), "status": run.status, "message": run.message,
-                **json.loads(summary.loc[[run.label]].drop(columns="status").to_json(orient="records"))[0],
-                "scores": json.loads(scores[scores.configuration == run.label].drop(columns="configuration")
-                                     .to_json(orient="records")),
-                "curve": json.loads(curves[curves.configuration == run.label].drop(columns="configuration")
-                                    .to_json(orient="records")),
-            } for run in self.runs],
+            "table": self.table_name,
+            "seed": self.seed,
+            "epochs": self.epochs,
+            "split": "val",
+            "only_method_differs": full,
+            "fairness": notes,
+            "columns": self.names,
+            "configurations": [
+                {
+                    "label": run.label,
+                    "config": asdict(run.config),
+                    "status": run.status,
+                    "message": run.message,
+                    **json.loads(summary.loc[[run.label]].drop(columns="status").to_json(orient="records"))[0],
+                    "scores": json.loads(
+                        scores[scores.configuration == run.label]
+                        .drop(columns="configuration")
+                        .to_json(orient="records")
+                    ),
+                    "curve": json.loads(
+                        curves[curves.configuration == run.label]
+                        .drop(columns="configuration")
+                        .to_json(orient="records")
+                    ),
+                }
+                for run in self.runs
+            ],
         }
         return json.dumps(document, indent=1)
 
 
 def _same_tensors(first: list[torch.Tensor], other) -> bool:
     other = [p.detach() for p in other]
-    return len(first) == len(other) and all(a.shape == b.shape and torch.equal(a, b) for a, b in zip(first, other))
+    return len(first) == len(other) and all(
+        a.shape == b.shape and torch.equal(a, b) for a, b in zip(first, other, strict=True)
+    )
 
 
 def _worst(errors: np.ndarray) -> float:
@@ -391,6 +481,7 @@ def _worst(errors: np.ndarray) -> float:
 
 
 # --- a grid in worker processes ------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class GridTask:
@@ -415,9 +506,17 @@ GridProgress = Callable[[int, int, GridOutcome, float], None]
 _worker: dict = {}  # what each worker process holds: the table, the base config, the settings
 
 
-def run_grid(table: LoadedTable, methods: Sequence[str], seeds: int, base: TrainConfig, epochs: int,
-             out_dir: str | Path, workers: int | None = None, save_models: bool = False,
-             progress: GridProgress | None = None) -> list[GridOutcome]:
+def run_grid(
+    table: LoadedTable,
+    methods: Sequence[str],
+    seeds: int,
+    base: TrainConfig,
+    epochs: int,
+    out_dir: str | Path,
+    workers: int | None = None,
+    save_models: bool = False,
+    progress: GridProgress | None = None,
+) -> list[GridOutcome]:
     """Train every method with seeds 0..seeds-1 (seed s of every method uses TrainConfig(seed=s),
     so comparisons are paired), in ``workers`` processes; write the files of the module doc."""
     if not methods:
@@ -450,8 +549,11 @@ def run_grid(table: LoadedTable, methods: Sequence[str], seeds: int, base: Train
     runs.to_csv(out / "runs.csv", index=False)
     summary = summarize(runs, methods)
     summary.to_csv(out / "summary.csv", index=False)
-    write_figure(summary, out / "figure", title=f"{table.name}: {base.model}, {epochs} epochs, "
-                                                f"median of {seeds} seed{'s' if seeds != 1 else ''}")
+    write_figure(
+        summary,
+        out / "figure",
+        title=f"{table.name}: {base.model}, {epochs} epochs, median of {seeds} seed{'s' if seeds != 1 else ''}",
+    )
     return outcomes
 
 
@@ -474,8 +576,13 @@ def _run_task(task: GridTask) -> GridOutcome:
             _write_metrics(run_dir, metrics)
     except Exception as error:  # one broken run must not stop the grid: record it and go on
         message = " ".join(str(error).split()) or type(error).__name__
-        metrics = {"dataset": _worker["table"].name, "model": config.model, "method": task.method,
-                   "seed": task.seed, "stopped_by": f"internal error ({type(error).__name__}): {message}"}
+        metrics = {
+            "dataset": _worker["table"].name,
+            "model": config.model,
+            "method": task.method,
+            "seed": task.seed,
+            "stopped_by": f"internal error ({type(error).__name__}): {message}",
+        }
         _write_metrics(run_dir, metrics)
     return GridOutcome(task.method, task.seed, metrics, time.perf_counter() - started)
 
@@ -498,11 +605,17 @@ def runs_frame(outcomes: Sequence[GridOutcome], features: Sequence[Column]) -> p
         for column in features:
             score = scored.get(column.name, {})
             finished = outcome.stopped_by is None
-            rows.append({"method": outcome.method, "seed": outcome.seed, "column": column.name,
-                         "type": column.type.value,
-                         "error": score.get("error") if finished else None,
-                         "baseline_error": score.get("baseline_error"),
-                         "overlooked": score.get("overlooked") if finished else None})
+            rows.append(
+                {
+                    "method": outcome.method,
+                    "seed": outcome.seed,
+                    "column": column.name,
+                    "type": column.type.value,
+                    "error": score.get("error") if finished else None,
+                    "baseline_error": score.get("baseline_error"),
+                    "overlooked": score.get("overlooked") if finished else None,
+                }
+            )
     return pd.DataFrame(rows, columns=RUNS_COLUMNS)
 
 
@@ -511,18 +624,30 @@ def summarize(runs: pd.DataFrame, methods: Sequence[str] | None = None) -> pd.Da
     runs = runs.assign(error=pd.to_numeric(runs["error"]))
     methods = list(methods) if methods is not None else list(dict.fromkeys(runs["method"]))
     columns = list(dict.fromkeys(runs["column"]))
-    per_run = runs.groupby(["method", "seed"], sort=False).agg(
-        mean_error=("error", "mean"), worst_error=("error", "max"),
-        overlooked=("overlooked", lambda x: int((x == True).sum())),  # noqa: E712 (the cells may be None)
-        finished=("error", lambda x: bool(x.notna().any()))).reset_index()
+    per_run = (
+        runs.groupby(["method", "seed"], sort=False)
+        .agg(
+            mean_error=("error", "mean"),
+            worst_error=("error", "max"),
+            overlooked=("overlooked", lambda x: int((x == True).sum())),  # noqa: E712 (the cells may be None)
+            finished=("error", lambda x: bool(x.notna().any())),
+        )
+        .reset_index()
+    )
     rows = []
     for method in methods:
         done = per_run[(per_run.method == method) & per_run.finished]
         n_all = int((per_run.method == method).sum())
-        row = {"method": method, "runs": len(done), "stopped": n_all - len(done),
-               "mean_error": _median(done.mean_error), "mean_error_min": _extreme(done.mean_error, min),
-               "mean_error_max": _extreme(done.mean_error, max), "worst_error": _median(done.worst_error),
-               "overlooked": _median(done.overlooked)}
+        row = {
+            "method": method,
+            "runs": len(done),
+            "stopped": n_all - len(done),
+            "mean_error": _median(done.mean_error),
+            "mean_error_min": _extreme(done.mean_error, min),
+            "mean_error_max": _extreme(done.mean_error, max),
+            "worst_error": _median(done.worst_error),
+            "overlooked": _median(done.overlooked),
+        }
         cells = runs[(runs.method == method) & runs.seed.isin(done.seed)]
         medians = cells.groupby("column", sort=False)["error"].median()
         row.update({f"error[{c}]": float(medians.get(c, math.nan)) for c in columns})
@@ -545,18 +670,32 @@ def summary_chart(summary: pd.DataFrame, title: str = "") -> alt.HConcatChart:
     per_column = summary.melt(id_vars="method", value_vars=error_columns, var_name="column", value_name="error")
     per_column["column"] = per_column["column"].str.slice(6, -1)
     colour = alt.Color("method:N", sort=methods, title="method")
-    bars = alt.Chart(per_column, title="Median error per column").mark_bar().encode(
-        x=alt.X("column:N", sort=list(per_column["column"].drop_duplicates()), title=None),
-        xOffset=alt.XOffset("method:N", sort=methods),
-        y=alt.Y("error:Q", title="median test error"), color=colour,
-        tooltip=["method", "column", alt.Tooltip("error:Q", format=".4f")],
-    ).properties(width=max(300, 14 * len(methods) * len(error_columns)), height=300)
+    bars = (
+        alt.Chart(per_column, title="Median error per column")
+        .mark_bar()
+        .encode(
+            x=alt.X("column:N", sort=list(per_column["column"].drop_duplicates()), title=None),
+            xOffset=alt.XOffset("method:N", sort=methods),
+            y=alt.Y("error:Q", title="median test error"),
+            color=colour,
+            tooltip=["method", "column", alt.Tooltip("error:Q", format=".4f")],
+        )
+        .properties(width=max(300, 14 * len(methods) * len(error_columns)), height=300)
+    )
     mean = alt.Chart(summary, title="Mean over columns").encode(x=alt.X("method:N", sort=methods, title=None))
     mean_bars = mean.mark_bar().encode(
-        y=alt.Y("mean_error:Q", title="median mean error (line: range over seeds)"), color=colour,
-        tooltip=["method", alt.Tooltip("mean_error:Q", format=".4f"), alt.Tooltip("mean_error_min:Q", format=".4f"),
-                 alt.Tooltip("mean_error_max:Q", format=".4f"), "runs", "stopped",
-                 alt.Tooltip("overlooked:Q", title="overlooked columns")])
+        y=alt.Y("mean_error:Q", title="median mean error (line: range over seeds)"),
+        color=colour,
+        tooltip=[
+            "method",
+            alt.Tooltip("mean_error:Q", format=".4f"),
+            alt.Tooltip("mean_error_min:Q", format=".4f"),
+            alt.Tooltip("mean_error_max:Q", format=".4f"),
+            "runs",
+            "stopped",
+            alt.Tooltip("overlooked:Q", title="overlooked columns"),
+        ],
+    )
     ranges = mean.mark_rule(color="black").encode(y="mean_error_min:Q", y2="mean_error_max:Q")
     chart = alt.hconcat(bars, (mean_bars + ranges).properties(width=max(120, 28 * len(methods)), height=300))
     return chart.properties(title=title) if title else chart

@@ -1,5 +1,6 @@
 """What the per-column gradients say on one step: sizes, conflicts, and what the
 method made of them. Everything comes from one K x K Gramian, so it stays cheap."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -19,8 +20,13 @@ class GradientDiagnostics:
     direction_cosines: np.ndarray  # (K,) cosine between the combined direction and each column
 
 
-def diagnose(grads: torch.Tensor | GradientRows, direction: torch.Tensor, weights: torch.Tensor,
-             with_cosines: bool, gramian: torch.Tensor | None = None) -> GradientDiagnostics:
+def diagnose(
+    grads: torch.Tensor | GradientRows,
+    direction: torch.Tensor,
+    weights: torch.Tensor,
+    with_cosines: bool,
+    gramian: torch.Tensor | None = None,
+) -> GradientDiagnostics:
     """``grads``: the K x d per-column gradients, a tensor or implicit rows that know their
     Gramian; ``gramian``: grads @ grads.T if the caller has it. Implicit rows are never
     formed here: norms and cosines come from the Gramian, and the direction's cosines from

@@ -5,8 +5,10 @@ columns, class indices for class columns); inputs are what a network digests wel
 (standardised, log-transformed for skewed types, one-hot for classes). All
 statistics come from the observed cells of the training split only.
 """
+
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,8 +16,16 @@ import pandas as pd
 import torch
 
 from core.errors import DataError
-from core.likelihoods import (BinaryLikelihood, CategoricalLikelihood, ColumnLikelihood, CountLikelihood,
-                              OrdinalLikelihood, PositiveLikelihood, RealLikelihood, TableLikelihood)
+from core.likelihoods import (
+    BinaryLikelihood,
+    CategoricalLikelihood,
+    ColumnLikelihood,
+    CountLikelihood,
+    OrdinalLikelihood,
+    PositiveLikelihood,
+    RealLikelihood,
+    TableLikelihood,
+)
 from core.schema import Column, ColumnType, Schema
 
 # Numerical types are standardised on this scale in the inputs (and, for real and
@@ -47,7 +57,7 @@ class TableEncoder:
         self._class_index = {c.name: _class_lookup(c) for c in self.features if c.type.is_discrete_class}
         widths = [c.n_classes if c.type.is_discrete_class else 1 for c in self.features]
         starts = np.cumsum([0, *widths])
-        self.input_slices: tuple[slice, ...] = tuple(slice(int(a), int(b)) for a, b in zip(starts[:-1], starts[1:]))
+        self.input_slices: tuple[slice, ...] = tuple(slice(int(a), int(b)) for a, b in itertools.pairwise(starts))
         self.input_dim = int(starts[-1])
         self._stats: dict[str, torch.Tensor] | None = None
 
@@ -67,8 +77,11 @@ class TableEncoder:
                 center[j], scale[j] = scaled.mean(), _usable_spread(scaled)
             else:
                 baseline[j] = np.bincount(observed.astype(np.int64), minlength=column.n_classes).argmax()
-        self._stats = {"center": torch.from_numpy(center), "scale": torch.from_numpy(scale),
-                       "baseline": torch.from_numpy(baseline)}
+        self._stats = {
+            "center": torch.from_numpy(center),
+            "scale": torch.from_numpy(scale),
+            "baseline": torch.from_numpy(baseline),
+        }
         return self
 
     def _fitted_stats(self) -> dict[str, torch.Tensor]:
@@ -91,8 +104,11 @@ class TableEncoder:
             else:
                 inputs[rows, block.start + values[rows, j].astype(np.int64)] = 1.0
         targets = np.where(observed, values, 0.0)
-        return EncodedTable(targets=torch.from_numpy(targets.astype(np.float32)),
-                            mask=torch.from_numpy(observed), inputs=torch.from_numpy(inputs))
+        return EncodedTable(
+            targets=torch.from_numpy(targets.astype(np.float32)),
+            mask=torch.from_numpy(observed),
+            inputs=torch.from_numpy(inputs),
+        )
 
     def _read(self, df: pd.DataFrame) -> np.ndarray:
         """N x K float64: numerical values or class indices, NaN where missing."""
@@ -134,8 +150,12 @@ class TableEncoder:
     # --- what models need -------------------------------------------------------------
     def likelihood(self) -> TableLikelihood:
         stats = self._fitted_stats()
-        return TableLikelihood([_column_likelihood(c, stats["center"][j], stats["scale"][j], stats["baseline"][j])
-                                for j, c in enumerate(self.features)])
+        return TableLikelihood(
+            [
+                _column_likelihood(c, stats["center"][j], stats["scale"][j], stats["baseline"][j])
+                for j, c in enumerate(self.features)
+            ]
+        )
 
     def baseline_targets(self) -> torch.Tensor:
         """K targets of the trivial predictor: training mean (numerical) or mode class index."""
@@ -207,15 +227,16 @@ def _read_numbers(column: Column, series: pd.Series) -> np.ndarray:
     values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
     not_numbers = present & ~np.isfinite(values)
     if not_numbers.any():
-        raise DataError(f"column {column.name!r} ({column.type.value}) holds "
-                        f"{_plain(series[not_numbers].iloc[0])!r}, which is not a finite number")
+        raise DataError(
+            f"column {column.name!r} ({column.type.value}) holds "
+            f"{_plain(series[not_numbers].iloc[0])!r}, which is not a finite number"
+        )
     if column.type not in _VALID_NUMBERS:
         return values
     accepts, rule = _VALID_NUMBERS[column.type]
     invalid = present & ~accepts(np.where(present, values, 1.0))
     if invalid.any():
-        raise DataError(f"column {column.name!r} ({column.type.value}) holds "
-                        f"{_plain(values[invalid][0])!r}; {rule}")
+        raise DataError(f"column {column.name!r} ({column.type.value}) holds {_plain(values[invalid][0])!r}; {rule}")
     return values
 
 

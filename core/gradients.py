@@ -17,6 +17,7 @@ one pass, while the heads get their ordinary gradients.
 ``parameter_space_gradients`` gives the per-column gradients with respect to whole
 parameter sets instead (batched with ``is_grads_batched``), for comparison.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -43,7 +44,7 @@ class ColumnLayout:
         self.index = index
         self.owner = owner
 
-    def to(self, device) -> "ColumnLayout":
+    def to(self, device) -> ColumnLayout:
         self.index = self.index.to(device)
         self.owner = self.owner.to(device)
         return self
@@ -103,7 +104,9 @@ class ColumnRows:
 
     def dot(self, direction: torch.Tensor) -> torch.Tensor:
         """rows @ direction: <g_k, d> = sum over n and k's outputs i of D[n, i] (d_n . W_i)."""
-        along = (self.d_outputs * (direction.to(self.dtype).reshape(self.d_outputs.shape[0], -1) @ self.weight.T)).sum(0)
+        along = (self.d_outputs * (direction.to(self.dtype).reshape(self.d_outputs.shape[0], -1) @ self.weight.T)).sum(
+            0
+        )
         return along.new_zeros(self.layout.n_columns).index_add_(0, self.layout.owner, along)
 
     def gramian(self) -> torch.Tensor:
@@ -124,24 +127,30 @@ class ObjectiveGradients:
 def column_gradients(forward: TaskForward, layout: ColumnLayout) -> list[ObjectiveGradients]:
     result = []
     for objective in forward.objectives:
-        (d_outputs,) = torch.autograd.grad(objective.column_losses.sum(), forward.outputs,
-                                           retain_graph=True)
-        result.append(ObjectiveGradients(objective, d_outputs,
-                                         [ColumnRows(layout, d_outputs, rep.weight.detach()) for rep in forward.shared]))
+        (d_outputs,) = torch.autograd.grad(objective.column_losses.sum(), forward.outputs, retain_graph=True)
+        result.append(
+            ObjectiveGradients(
+                objective, d_outputs, [ColumnRows(layout, d_outputs, rep.weight.detach()) for rep in forward.shared]
+            )
+        )
     return result
 
 
-def backward_combined(forward: TaskForward, gradients: list[ObjectiveGradients],
-                      directions: list[list[torch.Tensor]], params: list[torch.nn.Parameter]) -> None:
+def backward_combined(
+    forward: TaskForward,
+    gradients: list[ObjectiveGradients],
+    directions: list[list[torch.Tensor]],
+    params: list[torch.nn.Parameter],
+) -> None:
     """Accumulate into ``.grad``: each objective's combined directions through the shared
     representations, its latent loss, and (if it trains them) the heads' ordinary gradient."""
-    for i, (grads, dirs) in enumerate(zip(gradients, directions)):
+    for i, (grads, dirs) in enumerate(zip(gradients, directions, strict=True)):
         objective = grads.objective
         tensors, grad_tensors = [], []
         if objective.trains_heads:
             tensors.append(forward.outputs)
             grad_tensors.append(grads.d_outputs)
-        for rep, direction in zip(forward.shared, dirs):
+        for rep, direction in zip(forward.shared, dirs, strict=True):
             tensors.append(rep.source)
             grad_tensors.append(direction.reshape(rep.source.shape))
         if objective.latent_loss.requires_grad:
@@ -149,26 +158,39 @@ def backward_combined(forward: TaskForward, gradients: list[ObjectiveGradients],
             grad_tensors.append(torch.ones_like(objective.latent_loss))
         targets = objective.params if objective.params is not None else params
         targets = [p for p in targets if p.requires_grad]
-        torch.autograd.backward(tensors, grad_tensors, inputs=targets,
-                                retain_graph=i < len(gradients) - 1)
+        torch.autograd.backward(tensors, grad_tensors, inputs=targets, retain_graph=i < len(gradients) - 1)
 
 
-def parameter_space_gradients(forward: TaskForward, grads: ObjectiveGradients,
-                              params: list[torch.nn.Parameter]) -> torch.Tensor:
+def parameter_space_gradients(
+    forward: TaskForward, grads: ObjectiveGradients, params: list[torch.nn.Parameter]
+) -> torch.Tensor:
     """K x n: each column's gradient with respect to ``params`` (flattened), pushed from
     the shared representations back through the trunk and encoder in one vmapped
     backward pass (``is_grads_batched``) rather than K passes."""
     k = grads.objective.column_losses.numel()
     sources = [rep.source for rep in forward.shared]
-    per_rep = [g.rows().reshape(k, *rep.source.shape) for g, rep in zip(grads.per_representation, forward.shared)]
-    result = torch.autograd.grad(sources, params, grad_outputs=per_rep, is_grads_batched=True,
-                                 retain_graph=True, allow_unused=True)
-    return torch.cat([(g if g is not None else p.new_zeros(k, *p.shape)).reshape(k, -1)
-                      for g, p in zip(result, params)], 1)
+    per_rep = [
+        g.rows().reshape(k, *rep.source.shape) for g, rep in zip(grads.per_representation, forward.shared, strict=True)
+    ]
+    result = torch.autograd.grad(
+        sources, params, grad_outputs=per_rep, is_grads_batched=True, retain_graph=True, allow_unused=True
+    )
+    return torch.cat(
+        [
+            (g if g is not None else p.new_zeros(k, *p.shape)).reshape(k, -1)
+            for g, p in zip(result, params, strict=True)
+        ],
+        1,
+    )
 
 
-def backward_parameter_space(forward: TaskForward, grads: ObjectiveGradients, direction: torch.Tensor,
-                             shared_params: list[torch.nn.Parameter], params: list[torch.nn.Parameter]) -> None:
+def backward_parameter_space(
+    forward: TaskForward,
+    grads: ObjectiveGradients,
+    direction: torch.Tensor,
+    shared_params: list[torch.nn.Parameter],
+    params: list[torch.nn.Parameter],
+) -> None:
     """Accumulate into ``.grad``: ``direction`` (a combined K-column gradient over
     ``shared_params``), the heads' ordinary gradient and the latent loss."""
     objective = grads.objective
@@ -188,6 +210,6 @@ def backward_parameter_space(forward: TaskForward, grads: ObjectiveGradients, di
     for p in shared_params:
         n = p.numel()
         if id(p) in allowed:
-            piece = direction[offset: offset + n].reshape(p.shape)
+            piece = direction[offset : offset + n].reshape(p.shape)
             p.grad = piece.clone() if p.grad is None else p.grad + piece
         offset += n

@@ -15,6 +15,7 @@ Each point is a set of named fields: numbers, strings, or fixed-shape arrays (on
 value per column, say). Storage is one preallocated numpy array per field: float64
 for numbers (None becomes NaN), objects for anything else.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,8 +24,9 @@ import numpy as np
 class History:
     def __init__(self, capacity: int = 2000):
         if capacity < 2:
-            raise ValueError(f"a history keeps the first and the last point: capacity must be at least 2, "
-                             f"got {capacity}")
+            raise ValueError(
+                f"a history keeps the first and the last point: capacity must be at least 2, got {capacity}"
+            )
         self.capacity = capacity
         self.stride = 1
         self.n_appended = 0
@@ -42,7 +44,7 @@ class History:
     @property
     def ordinals(self) -> np.ndarray:
         """Arrival numbers of the kept points, increasing."""
-        return self._ordinals[:self._count].copy()
+        return self._ordinals[: self._count].copy()
 
     def append(self, **values) -> None:
         """Add one point; the fields must be the same at every call, with the same shapes."""
@@ -52,8 +54,9 @@ class History:
         if self._fields:
             self._check_fields(arrays)
         else:
-            self._fields = {name: np.empty((self.capacity,) + a.shape, dtype=_storage_dtype(a))
-                            for name, a in arrays.items()}
+            self._fields = {
+                name: np.empty((self.capacity, *a.shape), dtype=_storage_dtype(a)) for name, a in arrays.items()
+            }
         # The previous newest point stays only if it lies on the grid.
         if self._count and self._ordinals[self._count - 1] % self.stride:
             self._count -= 1
@@ -72,23 +75,24 @@ class History:
             raise ValueError(f"a point must have the fields {sorted(self._fields)}, got {sorted(arrays)}")
         for name, a in arrays.items():
             if a.shape != self._fields[name].shape[1:]:
-                raise ValueError(f"field {name!r} has shape {a.shape}, earlier points had "
-                                 f"{self._fields[name].shape[1:]}")
+                raise ValueError(
+                    f"field {name!r} has shape {a.shape}, earlier points had {self._fields[name].shape[1:]}"
+                )
 
     def _thin(self) -> None:
         """Double the stride and keep the grid points of the new stride, in place."""
         self.stride *= 2
-        keep = np.flatnonzero(self._ordinals[:self._count] % self.stride == 0)
+        keep = np.flatnonzero(self._ordinals[: self._count] % self.stride == 0)
         self._count = len(keep)
-        self._ordinals[:self._count] = self._ordinals[keep]
+        self._ordinals[: self._count] = self._ordinals[keep]
         for stored in self._fields.values():
-            stored[:self._count] = stored[keep]
+            stored[: self._count] = stored[keep]
 
     def field(self, name: str) -> np.ndarray:
         """A copy of one field over the kept points: shape (len(self),) + the field's shape."""
         if name not in self._fields:
             raise KeyError(name)
-        return self._fields[name][:self._count].copy()
+        return self._fields[name][: self._count].copy()
 
     def last(self, name: str):
         """The newest point's value of one field."""

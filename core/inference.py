@@ -26,6 +26,7 @@ column's ``reason``):
 Excluded columns carry the type their values suggest but no categories: categories
 only matter for modelled columns and are derived when a column is included.
 """
+
 from __future__ import annotations
 
 import re
@@ -50,8 +51,7 @@ NUMBER_LIKE_SHARE = 0.5
 MAX_CLASSES = 1000
 MANY_CLASSES_NOTE = 100
 
-_IDENTIFIER_NAMES = {"", "id", "rownames", "row.names", "row_names", "rowname", "rowid",
-                     "row_id", "index"}
+_IDENTIFIER_NAMES = {"", "id", "rownames", "row.names", "row_names", "rowname", "rowid", "row_id", "index"}
 _UNNAMED_HEADER = re.compile(r"^unnamed: \d+$")
 
 
@@ -62,8 +62,7 @@ class _Values:
         self.name = name
         observed = series.dropna()
         self.n_observed = len(observed)
-        self.is_number = (pd.api.types.is_numeric_dtype(series.dtype)
-                          and not pd.api.types.is_bool_dtype(series.dtype))
+        self.is_number = pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype)
         if self.is_number:
             numbers = observed.to_numpy(dtype=np.float64)
             infinite = ~np.isfinite(numbers)
@@ -126,23 +125,35 @@ def _suggest_type(v: _Values) -> Column:
     for text with too many distinct values to be classes)."""
     if v.n_distinct == 2:
         labels = v.labels()
-        return Column(v.name, ColumnType.BINARY,
-                      f"exactly two distinct values ({labels[0]!r}, {labels[1]!r}) -> binary", categories=labels)
+        return Column(
+            v.name,
+            ColumnType.BINARY,
+            f"exactly two distinct values ({labels[0]!r}, {labels[1]!r}) -> binary",
+            categories=labels,
+        )
     if not v.is_number:
         many = f"; {v.n_distinct} classes is many, consider excluding it" if v.n_distinct > MANY_CLASSES_NOTE else ""
-        return Column(v.name, ColumnType.CATEGORICAL,
-                      f"text with {v.n_distinct} distinct values -> categorical{many}",
-                      categories=v.labels() if v.n_distinct <= MAX_CLASSES else ())
+        return Column(
+            v.name,
+            ColumnType.CATEGORICAL,
+            f"text with {v.n_distinct} distinct values -> categorical{many}",
+            categories=v.labels() if v.n_distinct <= MAX_CLASSES else (),
+        )
     if v.is_integer:
-        gapless_codes = (v.min in (0.0, 1.0) and v.max - v.min + 1 == v.n_distinct
-                         and v.n_distinct <= MAX_GAPLESS_CODES)
+        gapless_codes = v.min in (0.0, 1.0) and v.max - v.min + 1 == v.n_distinct and v.n_distinct <= MAX_GAPLESS_CODES
         if v.n_distinct <= MAX_CODED_CLASSES or gapless_codes:
-            why = (f"at most {MAX_CODED_CLASSES} distinct" if v.n_distinct <= MAX_CODED_CLASSES
-                   else f"gap-free codes from {_fmt(v.min)}")
-            return Column(v.name, ColumnType.CATEGORICAL,
-                          f"{v.range_text()} ({why}) -> coded classes: categorical; "
-                          "set ordinal if the codes are ordered, count if they are counts",
-                          categories=v.labels())
+            why = (
+                f"at most {MAX_CODED_CLASSES} distinct"
+                if v.n_distinct <= MAX_CODED_CLASSES
+                else f"gap-free codes from {_fmt(v.min)}"
+            )
+            return Column(
+                v.name,
+                ColumnType.CATEGORICAL,
+                f"{v.range_text()} ({why}) -> coded classes: categorical; "
+                "set ordinal if the codes are ordered, count if they are counts",
+                categories=v.labels(),
+            )
         if v.min >= 0:
             return Column(v.name, ColumnType.COUNT, f"{v.range_text()} -> count")
         return Column(v.name, ColumnType.REAL, f"{v.range_text()}, some negative -> real")
@@ -150,24 +161,27 @@ def _suggest_type(v: _Values) -> Column:
         return Column(v.name, ColumnType.POSITIVE, f"{v.range_text()}, all above zero -> positive")
     if v.min == 0:
         # Values alone cannot tell an amount that is often 0 from a real quantity.
-        return Column(v.name, ColumnType.REAL,
-                      f"{v.range_text()}, with zeros -> real; set positive if it is a non-negative amount")
+        return Column(
+            v.name,
+            ColumnType.REAL,
+            f"{v.range_text()}, with zeros -> real; set positive if it is a non-negative amount",
+        )
     return Column(v.name, ColumnType.REAL, f"{v.range_text()}, with negative values -> real")
 
 
 def _identifier_reason(v: _Values) -> str | None:
     key = v.name.strip().lower()
     if (key in _IDENTIFIER_NAMES or _UNNAMED_HEADER.match(key)) and (v.is_integer or not v.is_number):
-        return (f"named {v.name!r} with {v.n_distinct} distinct {'integers' if v.is_number else 'labels'}"
-                " -> identifier, excluded")
+        return (
+            f"named {v.name!r} with {v.n_distinct} distinct {'integers' if v.is_number else 'labels'}"
+            " -> identifier, excluded"
+        )
     if v.is_integer and v.n_distinct == v.n_observed and v.n_distinct >= 3:
         steps = np.diff(v.numbers)
         if np.all(steps > 0) or np.all(steps < 0):
             return f"{v.range_text()}, one per row, in row order -> row index, excluded"
-    if (not v.is_number and v.n_distinct >= 3
-            and v.n_distinct >= IDENTIFIER_DISTINCT_SHARE * v.n_observed):
-        return (f"{v.n_distinct} distinct labels in {v.n_observed} filled rows "
-                "-> identifier or free text, excluded")
+    if not v.is_number and v.n_distinct >= 3 and v.n_distinct >= IDENTIFIER_DISTINCT_SHARE * v.n_observed:
+        return f"{v.n_distinct} distinct labels in {v.n_observed} filled rows -> identifier or free text, excluded"
     return None
 
 
@@ -183,11 +197,14 @@ def _stray_words_reason(v: _Values, series: pd.Series) -> str | None:
     if 1 - word_cells.mean() < NUMBER_LIKE_SHARE:
         return None
     examples = ", ".join(repr(w) for w in sorted(words)[:3])
-    return (f"numbers except {examples} ({int(word_cells.sum())} cells) -> excluded; mark those as missing "
-            "(e.g. NA) for a numeric column, or set a type to keep them as classes")
+    return (
+        f"numbers except {examples} ({int(word_cells.sum())} cells) -> excluded; mark those as missing "
+        "(e.g. NA) for a numeric column, or set a type to keep them as classes"
+    )
 
 
 # --- checking a type someone chose -------------------------------------------------
+
 
 def type_conflict(series: pd.Series, column_type: ColumnType) -> str | None:
     """Why ``series`` cannot hold ``column_type`` (naming an offending value), or None."""
@@ -228,8 +245,14 @@ def column_of_type(series: pd.Series, column_type: ColumnType, reason: str) -> C
     return Column(name, column_type, reason, categories=categories)
 
 
-def validate_override(df: pd.DataFrame, schema: Schema, name: str, new_type: ColumnType | str | None = None,
-                      *, excluded: bool | None = None) -> Schema:
+def validate_override(
+    df: pd.DataFrame,
+    schema: Schema,
+    name: str,
+    new_type: ColumnType | str | None = None,
+    *,
+    excluded: bool | None = None,
+) -> Schema:
     """A new schema with column ``name`` retyped and/or excluded or included by the user.
 
     Raises DataError naming the column and an offending value when the data cannot
@@ -259,6 +282,7 @@ def _as_type(value: ColumnType | str) -> ColumnType:
 
 # --- types from a file ---------------------------------------------------------------
 
+
 def schema_from_types_file(df: pd.DataFrame, path_or_text: str | Path) -> Schema:
     """Apply a HI-VAE ``data_types.csv`` or a schema JSON (as a path or as its text) to ``df``.
 
@@ -277,10 +301,12 @@ def schema_from_types_file(df: pd.DataFrame, path_or_text: str | Path) -> Schema
     elif len(declared) == len(df.columns):
         targets = list(df.columns)
     else:
-        raise DataError(f"the types file lists {len(declared)} columns, but the table has "
-                        f"{len(inferred.features)} usable columns ({len(df.columns)} in all)")
+        raise DataError(
+            f"the types file lists {len(declared)} columns, but the table has "
+            f"{len(inferred.features)} usable columns ({len(df.columns)} in all)"
+        )
     schema = inferred
-    for name, column_type in zip(targets, declared):
+    for name, column_type in zip(targets, declared, strict=True):
         schema = schema.replace_column(declared_column(df[name], column_type, "the types file"))
     return schema
 
@@ -298,8 +324,11 @@ def _apply_schema_json(df: pd.DataFrame, given: Schema) -> Schema:
     if set(given.names) != set(df.columns):
         missing = [n for n in df.columns if n not in given.names]
         extra = [n for n in given.names if n not in df.columns]
-        problem = (f"has no entry for column {missing[0]!r}" if missing
-                   else f"names column {extra[0]!r}, which the table lacks")
+        problem = (
+            f"has no entry for column {missing[0]!r}"
+            if missing
+            else f"names column {extra[0]!r}, which the table lacks"
+        )
         raise DataError(f"the schema JSON {problem}")
     columns = []
     for name in df.columns:
@@ -313,8 +342,10 @@ def _apply_schema_json(df: pd.DataFrame, given: Schema) -> Schema:
         if wanted.categories and column.type.is_discrete_class:
             unknown = set(column.categories) - set(wanted.categories)
             if unknown:
-                raise DataError(f"column {name!r} holds {sorted(unknown, key=str)[0]!r}, "
-                                "which is not among the categories the schema JSON lists")
+                raise DataError(
+                    f"column {name!r} holds {sorted(unknown, key=str)[0]!r}, "
+                    "which is not among the categories the schema JSON lists"
+                )
             column = replace(column, categories=tuple(wanted.categories))
         columns.append(column)
     return Schema(tuple(columns))

@@ -11,6 +11,7 @@ column in some tables), ``data_types.csv``, and optional 1-based ``row,column``
 masks ``MissingTrue.csv`` (really missing) and ``Missing20_1.csv`` (hidden for the
 imputation test).
 """
+
 from __future__ import annotations
 
 import codecs
@@ -54,7 +55,7 @@ class HivaeTable:
     data: pd.DataFrame
     schema: Schema
     missing_mask: np.ndarray | None  # True = really missing (NaN in data)
-    impute_mask: np.ndarray | None   # True = hidden for the imputation test (value kept in data)
+    impute_mask: np.ndarray | None  # True = hidden for the imputation test (value kept in data)
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ class LoadedTable:
 
 
 # --- CSV --------------------------------------------------------------------------
+
 
 def read_csv(source: CsvSource) -> pd.DataFrame:
     """Read a CSV with a header row into a DataFrame with string column names."""
@@ -99,9 +101,19 @@ def _parse_table(data: bytes, encoding: str, header: bool) -> pd.DataFrame:
         raise DataError("the file has a header row but no data rows")
     decimal = "," if delimiter == ";" and _uses_decimal_comma(sample) else "."
     try:
-        frame = pd.read_csv(io.BytesIO(data), sep=delimiter, encoding=encoding, header=0 if header else None,
-                            na_values=list(MISSING_MARKERS), keep_default_na=False, skipinitialspace=True,
-                            decimal=decimal, index_col=False, low_memory=False, engine="c")
+        frame = pd.read_csv(
+            io.BytesIO(data),
+            sep=delimiter,
+            encoding=encoding,
+            header=0 if header else None,
+            na_values=list(MISSING_MARKERS),
+            keep_default_na=False,
+            skipinitialspace=True,
+            decimal=decimal,
+            index_col=False,
+            low_memory=False,
+            engine="c",
+        )
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as error:
         raise DataError(f"cannot parse the file: {_one_line(error)}") from None
     if header:
@@ -167,7 +179,7 @@ def _is_utf8(data: bytes) -> bool:
     decoder = codecs.getincrementaldecoder("utf-8")()
     try:
         for start in range(0, len(data), _CHUNK_BYTES):
-            decoder.decode(data[start:start + _CHUNK_BYTES])
+            decoder.decode(data[start : start + _CHUNK_BYTES])
         decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         return False
@@ -177,7 +189,7 @@ def _is_utf8(data: bytes) -> bool:
 def _sample_text(data: bytes, encoding: str) -> str:
     head = data[:_SAMPLE_BYTES]
     if len(data) > _SAMPLE_BYTES and b"\n" in head:
-        head = head[:head.rindex(b"\n") + 1]
+        head = head[: head.rindex(b"\n") + 1]
     # the sample may end inside a multi-byte character
     return head.decode(encoding, errors="ignore").lstrip("\ufeff")
 
@@ -198,8 +210,7 @@ def _sniff_delimiter(sample: str) -> str:
 
 def _uses_decimal_comma(sample: str) -> bool:
     cells = [cell.strip() for row in list(csv.reader(io.StringIO(sample), delimiter=";"))[1:] for cell in row]
-    return (any(_DECIMAL_COMMA.match(c) for c in cells)
-            and not any(_DECIMAL_POINT.match(c) for c in cells))
+    return any(_DECIMAL_COMMA.match(c) for c in cells) and not any(_DECIMAL_POINT.match(c) for c in cells)
 
 
 def _count_records(data: bytes, encoding: str, delimiter: str, header: bool) -> int:
@@ -213,8 +224,9 @@ def _count_records(data: bytes, encoding: str, delimiter: str, header: bool) -> 
     if problem is None:
         return n_records
     if b'"' in data:
-        return _exact_record_count(data.decode(encoding).lstrip("\ufeff"), delimiter,
-                                   "the header" if header else "the first line", strict=True)
+        return _exact_record_count(
+            data.decode(encoding).lstrip("\ufeff"), delimiter, "the header" if header else "the first line", strict=True
+        )
     raise DataError(problem)
 
 
@@ -224,7 +236,7 @@ def _fast_record_count(data: bytes, delimiter: str, first_line: str) -> tuple[in
     in_quotes, last_end, open_delimiters = 0, -1, 0
     expected, n_records, ragged_at = None, 0, None
     for start in range(0, len(buf), _CHUNK_BYTES):
-        chunk = buf[start:start + _CHUNK_BYTES]
+        chunk = buf[start : start + _CHUNK_BYTES]
         # parity of the quotes so far: odd means inside a quoted field (uint8 wraps, parity survives)
         quoted = ((np.cumsum(chunk == _QUOTE, dtype=np.uint8) + in_quotes) & 1).astype(bool)
         ends = np.flatnonzero((chunk == _NEWLINE) & ~quoted)
@@ -252,7 +264,7 @@ def _fast_record_count(data: bytes, delimiter: str, first_line: str) -> tuple[in
             last_end = int(ends[-1])
     if in_quotes:
         return n_records, f"a quoted field opened on line {_line_of(data, last_end + 1)} is never closed"
-    if data[last_end + 1:].strip():
+    if data[last_end + 1 :].strip():
         n_records += 1
         if expected is None:
             expected = open_delimiters + 1
@@ -279,7 +291,7 @@ def _exact_record_count(text: str, delimiter: str, first_line: str, strict: bool
         if str(error) == "unexpected end of data":
             raise DataError(f"a quoted field opened on line {start_line} is never closed") from None
         # strict mode also rejects text right after a closing quote ("x"y), which pandas accepts
-        return _exact_record_count(text, delimiter, first_line, strict=False)
+        return _exact_record_count(text, delimiter, first_line, strict=True)
     return n_records
 
 
@@ -293,6 +305,7 @@ def _fields(n: int) -> str:
 
 # --- HI-VAE folders ---------------------------------------------------------------
 
+
 def read_hivae_folder(path: str | Path) -> HivaeTable:
     """Read a HI-VAE benchmark folder; types come from ``data_types.csv``, categories from the data."""
     folder = Path(path)
@@ -305,22 +318,25 @@ def read_hivae_folder(path: str | Path) -> HivaeTable:
         missing = data.isna().to_numpy()
     impute = _read_mask(folder / "Missing20_1.csv", data.shape)
     columns = []
-    for name, (column_type, n_classes) in zip(data.columns, declared):
+    for name, (column_type, n_classes) in zip(data.columns, declared, strict=True):
         column = declared_column(data[name], column_type, "data_types.csv")
         if n_classes is not None and column.n_classes > n_classes:
-            raise DataError(f"column {name!r} has {column.n_classes} distinct values, "
-                            f"but data_types.csv says {n_classes} classes")
+            raise DataError(
+                f"column {name!r} has {column.n_classes} distinct values, but data_types.csv says {n_classes} classes"
+            )
         if n_classes is not None and column.n_classes < n_classes:
-            column = replace(column, reason=f"from data_types.csv ({n_classes} classes declared, "
-                                            f"{column.n_classes} seen)")
+            column = replace(
+                column, reason=f"from data_types.csv ({n_classes} classes declared, {column.n_classes} seen)"
+            )
         columns.append(column)
     return HivaeTable(data=data, schema=Schema(tuple(columns)), missing_mask=missing, impute_mask=impute)
 
 
 def _read_hivae_data(path: Path, n_declared: int) -> pd.DataFrame:
     data, encoding = _decode_plan(_source_bytes(path))
-    first_cells = [c for c in _sample_text(data, encoding).splitlines()[0].split(",")
-                   if c.strip() not in MISSING_MARKERS]
+    first_cells = [
+        c for c in _sample_text(data, encoding).splitlines()[0].split(",") if c.strip() not in MISSING_MARKERS
+    ]
     has_header = bool(pd.to_numeric(pd.Series(first_cells, dtype=object), errors="coerce").isna().any())
     frame = _parse_table(data, encoding, header=has_header)
     # bank/ and diamonds/ carry a header and a leading row index that data_types.csv does not describe
@@ -348,13 +364,16 @@ def _read_mask(path: Path, shape: tuple[int, int]) -> np.ndarray | None:
     outside = (rows < 0) | (rows >= shape[0]) | (cols < 0) | (cols >= shape[1])
     if outside.any():
         i = int(np.flatnonzero(outside)[0])
-        raise DataError(f"{path.name} line {i + 1}: cell ({rows[i] + 1}, {cols[i] + 1}) is outside the "
-                        f"{shape[0]} x {shape[1]} table")
+        raise DataError(
+            f"{path.name} line {i + 1}: cell ({rows[i] + 1}, {cols[i] + 1}) is outside the "
+            f"{shape[0]} x {shape[1]} table"
+        )
     mask[rows, cols] = True
     return mask
 
 
 # --- any table ---------------------------------------------------------------------
+
 
 def load_table(path: str | Path, types: str | Path | None = None) -> LoadedTable:
     """A HI-VAE folder, or a CSV file typed by ``infer_schema`` or by a types file; checked usable."""
@@ -386,8 +405,10 @@ def check_usable(df: pd.DataFrame, schema: Schema) -> None:
     if len(features) < MIN_FEATURES:
         excluded = ", ".join(repr(c.name) for c in schema.columns if c.excluded)
         kept = f" ({', '.join(repr(n) for n in features)})" if features else ""
-        raise DataError(f"the table has {len(features)} usable column{'s' if len(features) != 1 else ''}{kept}; "
-                        f"at least {MIN_FEATURES} are needed (excluded: {excluded or 'none'})")
+        raise DataError(
+            f"the table has {len(features)} usable column{'s' if len(features) != 1 else ''}{kept}; "
+            f"at least {MIN_FEATURES} are needed (excluded: {excluded or 'none'})"
+        )
     if not df[features].notna().to_numpy().any():
         raise DataError("every cell of the usable columns is missing")
 

@@ -40,6 +40,7 @@ each column's gradient norm and the pairwise cosines): two gradients are fixed, 
 a rotation, by their lengths and the angle between them, so their coordinates in the
 orthonormal basis Gram-Schmidt makes of them need no extra backward pass.
 """
+
 from __future__ import annotations
 
 import math
@@ -54,7 +55,7 @@ from core.diagnostics import GradientDiagnostics
 from core.errors import DataError
 from core.mtl import combine_gradients, make_method
 from core.schema import Column, ColumnType, Schema
-from core.trainer import Evaluation, StepRecord, Trainer, TrainConfig
+from core.trainer import Evaluation, StepRecord, TrainConfig, Trainer
 
 # --- the table ------------------------------------------------------------------------
 
@@ -74,14 +75,15 @@ def lesson_table() -> tuple[pd.DataFrame, Schema]:
     noise = rng.normal(size=(2, LESSON_ROWS))
     visitors = rng.poisson(np.exp(9.0 + 0.8 * season + 0.3 * noise[0]))
     temperature = np.round(15.0 + 6.0 * season + 2.0 * noise[1], 1)
-    region = rng.choice(np.array(list(REGION_SHARES), dtype=object), size=LESSON_ROWS,
-                        p=list(REGION_SHARES.values()))
+    region = rng.choice(np.array(list(REGION_SHARES), dtype=object), size=LESSON_ROWS, p=list(REGION_SHARES.values()))
     table = pd.DataFrame({"visitors": visitors.astype(float), "temperature": temperature, "region": region})
-    schema = Schema((
-        Column("visitors", ColumnType.COUNT, "lesson: visitors per day, in the thousands"),
-        Column("temperature", ColumnType.REAL, "lesson: temperature that day, in °C"),
-        Column("region", ColumnType.CATEGORICAL, "lesson: the store's region", categories=tuple(REGION_SHARES)),
-    ))
+    schema = Schema(
+        (
+            Column("visitors", ColumnType.COUNT, "lesson: visitors per day, in the thousands"),
+            Column("temperature", ColumnType.REAL, "lesson: temperature that day, in °C"),
+            Column("region", ColumnType.CATEGORICAL, "lesson: the store's region", categories=tuple(REGION_SHARES)),
+        )
+    )
     return table, schema
 
 
@@ -97,7 +99,7 @@ LESSON_METHOD = "imtl-g"
 LESSON_METHODS = ("imtl-g", "mgda-ub", "pcgrad")
 PLAIN = "none"
 STAGES = {1: "Guess", 2: "Plain training", 3: "The fix", 4: "Why it works"}
-MAX_SEED = 2 ** 31 - 1
+MAX_SEED = 2**31 - 1
 
 
 def lesson_config(seed: int) -> TrainConfig:
@@ -107,8 +109,16 @@ def lesson_config(seed: int) -> TrainConfig:
     visitors (its day-to-day noise can soak up any spare dimension). Every step sees the
     whole training split (a batch larger than the table), with gradients over the
     shared weights: see the module's docstring."""
-    return TrainConfig(hidden=16, layers=2, latent=3, batch_size=LESSON_ROWS, lr=1e-2, dropout=0.0,
-                       gradient_space="parameters", seed=seed)
+    return TrainConfig(
+        hidden=16,
+        layers=2,
+        latent=3,
+        batch_size=LESSON_ROWS,
+        lr=1e-2,
+        dropout=0.0,
+        gradient_space="parameters",
+        seed=seed,
+    )
 
 
 @dataclass(frozen=True)
@@ -123,18 +133,26 @@ class LessonSetup:
     presenter: bool = False
 
     def to_query(self) -> dict[str, str]:
-        return {"lesson_step": str(self.stage), "lesson_columns": ",".join(self.columns),
-                "lesson_method": self.method, "lesson_seed": str(self.seed),
-                "presenter": "1" if self.presenter else "0"}
+        return {
+            "lesson_step": str(self.stage),
+            "lesson_columns": ",".join(self.columns),
+            "lesson_method": self.method,
+            "lesson_seed": str(self.seed),
+            "presenter": "1" if self.presenter else "0",
+        }
 
     @staticmethod
     def from_query(params: Mapping[str, str]) -> tuple[LessonSetup, list[str]]:
         """The setup a link asks for. A value that cannot be used leaves its default in
         place and adds a one-line problem naming it."""
         setup, problems = LessonSetup(), []
-        parsers = {"lesson_step": ("stage", _parse_stage), "lesson_columns": ("columns", _parse_columns),
-                   "lesson_method": ("method", _parse_method), "lesson_seed": ("seed", _parse_seed),
-                   "presenter": ("presenter", _parse_flag)}
+        parsers = {
+            "lesson_step": ("stage", _parse_stage),
+            "lesson_columns": ("columns", _parse_columns),
+            "lesson_method": ("method", _parse_method),
+            "lesson_seed": ("seed", _parse_seed),
+            "presenter": ("presenter", _parse_flag),
+        }
         for key, (field, parse) in parsers.items():
             if key not in params:
                 continue
@@ -181,6 +199,7 @@ def _parse_flag(text: str) -> bool:
 
 
 # --- the runs ---------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class ErrorPoint:
@@ -246,12 +265,17 @@ class LessonRun:
     def _evaluate(self) -> None:
         evaluation = self.trainer.evaluate("val")
         self.evaluations[self.method] = evaluation
-        self.curves[self.method].append(ErrorPoint(
-            self.trainer.step_count, np.array([s.error for s in evaluation.scores]),
-            np.array([s.overlooked for s in evaluation.scores])))
+        self.curves[self.method].append(
+            ErrorPoint(
+                self.trainer.step_count,
+                np.array([s.error for s in evaluation.scores]),
+                np.array([s.overlooked for s in evaluation.scores]),
+            )
+        )
 
 
 # --- the geometry of two columns ------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class ColumnPlane:
@@ -287,17 +311,23 @@ def column_plane(diagnostics: GradientDiagnostics, names: Sequence[str], first: 
     i, j = list(names).index(first), list(names).index(second)
     length_i, length_j = float(diagnostics.norms[i]), float(diagnostics.norms[j])
     cosine = float(np.clip(diagnostics.cosines[i, j], -1.0, 1.0))
-    gradients = np.array([[length_i, 0.0], [length_j * cosine, length_j * math.sqrt(1.0 - cosine ** 2)]])
+    gradients = np.array([[length_i, 0.0], [length_j * cosine, length_j * math.sqrt(1.0 - cosine**2)]])
     matrix = torch.from_numpy(gradients)
     no_losses = torch.zeros(2, dtype=torch.float64)
     min_norm = make_method("mgda-ub").combine(matrix, no_losses)
     directions = {PLAIN: gradients.sum(axis=0)}
     for method in LESSON_METHODS:
         directions[method] = combine_gradients(make_method(method), matrix, no_losses).direction.numpy()
-    return ColumnPlane(names=(first, second), gradients=gradients, cosine=cosine, plain_sum=directions[PLAIN],
-                       pcgrad_projections=_pcgrad_projections(gradients),
-                       min_norm_point=min_norm.direction.numpy(), min_norm_weights=min_norm.weights.numpy(),
-                       directions=directions)
+    return ColumnPlane(
+        names=(first, second),
+        gradients=gradients,
+        cosine=cosine,
+        plain_sum=directions[PLAIN],
+        pcgrad_projections=_pcgrad_projections(gradients),
+        min_norm_point=min_norm.direction.numpy(),
+        min_norm_weights=min_norm.weights.numpy(),
+        directions=directions,
+    )
 
 
 def _pcgrad_projections(gradients: np.ndarray) -> np.ndarray:
@@ -308,5 +338,4 @@ def _pcgrad_projections(gradients: np.ndarray) -> np.ndarray:
     if inner >= 0:
         return gradients.copy()
     # A conflict needs two nonzero gradients, so neither squared norm below is 0.
-    return np.array([first - inner / float(second @ second) * second,
-                     second - inner / float(first @ first) * first])
+    return np.array([first - inner / float(second @ second) * second, second - inner / float(first @ first) * first])

@@ -25,6 +25,7 @@ Statistics and index tensors are built on the CPU; ``TableLikelihood.to(device)`
 moves them next to the decoder's outputs, and nothing builds tensors at call time
 except from the params themselves.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -33,8 +34,16 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
-from torch.distributions import (AffineTransform, Bernoulli, Categorical, Distribution, LogNormal, Normal, Poisson,
-                                 TransformedDistribution)
+from torch.distributions import (
+    AffineTransform,
+    Bernoulli,
+    Categorical,
+    Distribution,
+    LogNormal,
+    Normal,
+    Poisson,
+    TransformedDistribution,
+)
 
 # Smallest scale, as a fraction of the column's spread: keeps the density bounded,
 # so a column of repeated values cannot drive its log-likelihood to infinity.
@@ -83,8 +92,7 @@ class ColumnLikelihood:
     def stack(cls, members: Sequence[ColumnLikelihood]) -> ColumnLikelihood:
         raise NotImplementedError
 
-    def log_prob(self, x: torch.Tensor, params: torch.Tensor,
-                 mask: torch.Tensor | None = None) -> torch.Tensor:
+    def log_prob(self, x: torch.Tensor, params: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """log p(x | params), 0 where ``mask`` is False (masked cells carry no term)."""
         if mask is None:
             return self._observed_log_prob(x, params)
@@ -154,8 +162,9 @@ class PositiveLikelihood(ColumnLikelihood):
         return LogNormal(loc, scale, validate_args=False)
 
     def distribution(self, params: torch.Tensor) -> TransformedDistribution:
-        return TransformedDistribution(self.shifted_distribution(params), AffineTransform(-1.0, 1.0),
-                                       validate_args=False)
+        return TransformedDistribution(
+            self.shifted_distribution(params), AffineTransform(-1.0, 1.0), validate_args=False
+        )
 
     def _observed_log_prob(self, x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
         # The shift's log-Jacobian is 0: skipping the transform saves its kernels.
@@ -168,11 +177,11 @@ class PositiveLikelihood(ColumnLikelihood):
         """The LogNormal's mode exp(mu - sigma^2), shifted; where that falls below 0 the
         density over x >= 0 is decreasing, so the most likely value is 0."""
         d = self.shifted_distribution(params)
-        return torch.clamp(torch.expm1(d.loc - d.scale ** 2), min=0.0)
+        return torch.clamp(torch.expm1(d.loc - d.scale**2), min=0.0)
 
     def mean(self, params: torch.Tensor) -> torch.Tensor:
         d = self.shifted_distribution(params)
-        return torch.expm1(d.loc + d.scale ** 2 / 2)
+        return torch.expm1(d.loc + d.scale**2 / 2)
 
     @classmethod
     def stack(cls, members: Sequence[PositiveLikelihood]) -> PositiveLikelihood:
@@ -341,8 +350,9 @@ class OrdinalLikelihood(_ClassLikelihood):
         return F.pad(F.logsigmoid(params[..., 2:]), (1, 1))[..., : params.shape[-1]]
 
     @staticmethod
-    def _interval_log_prob(lower: torch.Tensor, upper: torch.Tensor, location: torch.Tensor,
-                           log_width: torch.Tensor) -> torch.Tensor:
+    def _interval_log_prob(
+        lower: torch.Tensor, upper: torch.Tensor, location: torch.Tensor, log_width: torch.Tensor
+    ) -> torch.Tensor:
         # A class unbounded above (the last) or below (the first) has log_width 0.
         log_width = torch.where(torch.isinf(upper) | torch.isinf(lower), 0.0, log_width)
         return log_width + F.logsigmoid(upper - location) + F.logsigmoid(location - lower)
@@ -359,8 +369,9 @@ class OrdinalLikelihood(_ClassLikelihood):
         # The location is subtracted after picking the two cuts, on n values instead of n x C.
         cuts = self._cuts(params)
         y = x.long()
-        return self._interval_log_prob(_pick(cuts, y), _pick(cuts, y + 1), params[..., 0],
-                                       _pick(self._log_widths(params), y))
+        return self._interval_log_prob(
+            _pick(cuts, y), _pick(cuts, y + 1), params[..., 0], _pick(self._log_widths(params), y)
+        )
 
     def mean(self, params: torch.Tensor) -> torch.Tensor:
         """Expected class index."""
@@ -430,8 +441,10 @@ class TableLikelihood:
     def _per_group(self, params: torch.Tensor) -> list[torch.Tensor]:
         grouped = params.index_select(-1, self._param_order).split([g.n_outputs for g in self._groups], -1)
         # Contiguous copies: elementwise kernels on these strided views run ~5x slower.
-        return [p.unflatten(-1, (g.n_columns, g.likelihood.n_params)).contiguous()
-                for g, p in zip(self._groups, grouped)]
+        return [
+            p.unflatten(-1, (g.n_columns, g.likelihood.n_params)).contiguous()
+            for g, p in zip(self._groups, grouped, strict=True)
+        ]
 
     def _per_group_cells(self, cells: torch.Tensor) -> list[torch.Tensor]:
         return cells.index_select(-1, self._feature_order).split([g.n_columns for g in self._groups], -1)
@@ -448,16 +461,23 @@ class TableLikelihood:
         # Masking once for the whole table rather than per type group: fewer kernels.
         mask = mask.bool()
         safe_targets = torch.where(mask, targets, self._fill.to(targets.dtype))
-        log_p = self._restore([
-            g.likelihood._observed_log_prob(x, p)
-            for g, p, x in zip(self._groups, self._per_group(params), self._per_group_cells(safe_targets))])
+        log_p = self._restore(
+            [
+                g.likelihood._observed_log_prob(x, p)
+                for g, p, x in zip(
+                    self._groups, self._per_group(params), self._per_group_cells(safe_targets), strict=True
+                )
+            ]
+        )
         return torch.where(mask, log_p, 0.0)
 
     def mode(self, params: torch.Tensor) -> torch.Tensor:
-        return self._restore([g.likelihood.mode(p) for g, p in zip(self._groups, self._per_group(params))])
+        return self._restore([g.likelihood.mode(p) for g, p in zip(self._groups, self._per_group(params), strict=True)])
 
     def mean(self, params: torch.Tensor) -> torch.Tensor:
-        return self._restore([g.likelihood.mean(p) for g, p in zip(self._groups, self._per_group(params))])
+        return self._restore([g.likelihood.mean(p) for g, p in zip(self._groups, self._per_group(params), strict=True)])
 
     def sample(self, params: torch.Tensor) -> torch.Tensor:
-        return self._restore([g.likelihood.sample(p) for g, p in zip(self._groups, self._per_group(params))])
+        return self._restore(
+            [g.likelihood.sample(p) for g, p in zip(self._groups, self._per_group(params), strict=True)]
+        )

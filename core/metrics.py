@@ -18,6 +18,7 @@ baseline predicts every cell with the training mean (numerical) or the training
 mode (class columns). If the baseline's error is 0, nothing can beat it and the
 column cannot be overlooked.
 """
+
 from __future__ import annotations
 
 import math
@@ -53,12 +54,15 @@ def score_columns(features: Sequence[Column], true_targets, pred_targets, mask, 
     baseline = _as_array(baseline_targets).reshape(-1)
     k = len(features)
     if truth.shape != pred.shape or truth.shape != evaluated.shape or truth.ndim != 2 or truth.shape[1] != k:
-        raise ValueError(f"targets, predictions and mask must all be N x {k}; got {truth.shape}, "
-                         f"{pred.shape}, {evaluated.shape}")
+        raise ValueError(
+            f"targets, predictions and mask must all be N x {k}; got {truth.shape}, {pred.shape}, {evaluated.shape}"
+        )
     if baseline.shape != (k,):
         raise ValueError(f"baseline_targets must have {k} entries; got {baseline.shape[0]}")
-    return [_score_column(c, truth[evaluated[:, j], j], pred[evaluated[:, j], j], baseline[j])
-            for j, c in enumerate(features)]
+    return [
+        _score_column(c, truth[evaluated[:, j], j], pred[evaluated[:, j], j], baseline[j])
+        for j, c in enumerate(features)
+    ]
 
 
 def mean_error(scores: Sequence[ColumnScore]) -> float:

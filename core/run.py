@@ -1,19 +1,20 @@
 """A headless training run from start to finish: epochs of Trainer steps, validation
 after each epoch, test scores at the end, and the files a run leaves behind."""
+
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
 
 from core.errors import TrainingError
 from core.io import LoadedTable
-from core.trainer import Evaluation, Trainer, TrainConfig
+from core.trainer import Evaluation, TrainConfig, Trainer
 
 
 @dataclass
@@ -28,11 +29,22 @@ class RunResult:
     def metrics(self) -> dict:
         cfg = self.trainer.config
         out = {
-            "dataset": self.dataset, "model": cfg.model, "method": self.trainer.method, "seed": cfg.seed,
-            "epochs": self.epochs, "mean_error": _finite(self.test.mean_error),
-            "features": [{"name": s.name, "type": s.type, "error": _finite(s.error),
-                          "baseline_error": _finite(s.baseline_error), "overlooked": bool(s.overlooked)}
-                         for s in self.test.scores],
+            "dataset": self.dataset,
+            "model": cfg.model,
+            "method": self.trainer.method,
+            "seed": cfg.seed,
+            "epochs": self.epochs,
+            "mean_error": _finite(self.test.mean_error),
+            "features": [
+                {
+                    "name": s.name,
+                    "type": s.type,
+                    "error": _finite(s.error),
+                    "baseline_error": _finite(s.baseline_error),
+                    "overlooked": bool(s.overlooked),
+                }
+                for s in self.test.scores
+            ],
             "history": self.history,
         }
         if self.stopped_by is not None:
@@ -51,8 +63,9 @@ class RunResult:
 ProgressFn = Callable[[int, int, dict], None]
 
 
-def train_run(table: LoadedTable, config: TrainConfig, epochs: int, impute: bool = False,
-              progress: ProgressFn | None = None) -> RunResult:
+def train_run(
+    table: LoadedTable, config: TrainConfig, epochs: int, impute: bool = False, progress: ProgressFn | None = None
+) -> RunResult:
     """Train for ``epochs`` passes over the training split; ``progress(epoch, epochs, row)``
     after each. ``impute``: hide the table's imputation mask from the model and score it."""
     trainer = Trainer(table.data, table.schema, config, impute_mask=table.impute_mask if impute else None)
@@ -63,8 +76,11 @@ def train_run(table: LoadedTable, config: TrainConfig, epochs: int, impute: bool
         except TrainingError as error:  # the trainer has rolled the bad step back
             stopped_by = str(error)
             break
-        row = {"epoch": epoch, "train_loss": float(np.mean(losses)),
-               "val_mean_error": _finite(trainer.evaluate("val").mean_error)}
+        row = {
+            "epoch": epoch,
+            "train_loss": float(np.mean(losses)),
+            "val_mean_error": _finite(trainer.evaluate("val").mean_error),
+        }
         history.append(row)
         if progress is not None:
             progress(epoch, epochs, row)
@@ -78,8 +94,10 @@ def progress_bar(stream=sys.stderr, width: int = 30) -> ProgressFn:
 
     def show(epoch: int, epochs: int, row: dict) -> None:
         filled = int(width * epoch / epochs)
-        text = (f"epoch {epoch}/{epochs} [{'#' * filled}{'.' * (width - filled)}] "
-                f"loss {row['train_loss']:.4g}  val error {row['val_mean_error']:.4f}")
+        text = (
+            f"epoch {epoch}/{epochs} [{'#' * filled}{'.' * (width - filled)}] "
+            f"loss {row['train_loss']:.4g}  val error {row['val_mean_error']:.4f}"
+        )
         stream.write(("\r" + text + ("\n" if epoch == epochs else "")) if tty else text + "\n")
         stream.flush()
 

@@ -4,18 +4,19 @@ A schema is data only. Deciding types from values lives in ``inference``; readin
 files lives in ``io``. This module knows the JSON form and the HI-VAE
 ``data_types.csv`` form (``type,dim,nclass``).
 """
+
 from __future__ import annotations
 
 import csv
 import io as _io
 import json
-from dataclasses import asdict, dataclass, field, replace
-from enum import Enum
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
 
 from core.errors import DataError
 
 
-class ColumnType(str, Enum):
+class ColumnType(StrEnum):
     REAL = "real"
     POSITIVE = "positive"
     COUNT = "count"
@@ -41,14 +42,27 @@ _TO_HIVAE = {
     ColumnType.ORDINAL: "ordinal",
     ColumnType.BINARY: "cat",
 }
-_FROM_HIVAE = {"real": ColumnType.REAL, "pos": ColumnType.POSITIVE, "count": ColumnType.COUNT,
-               "cat": ColumnType.CATEGORICAL, "ordinal": ColumnType.ORDINAL}
+_FROM_HIVAE = {
+    "real": ColumnType.REAL,
+    "pos": ColumnType.POSITIVE,
+    "count": ColumnType.COUNT,
+    "cat": ColumnType.CATEGORICAL,
+    "ordinal": ColumnType.ORDINAL,
+}
 
 
 def parse_type(text: str) -> ColumnType:
     """Accept our names, HI-VAE's names and a few obvious aliases."""
-    aliases = {"pos": "positive", "cat": "categorical", "bin": "binary", "bool": "binary",
-               "numeric": "real", "float": "real", "int": "count", "integer": "count"}
+    aliases = {
+        "pos": "positive",
+        "cat": "categorical",
+        "bin": "binary",
+        "bool": "binary",
+        "numeric": "real",
+        "float": "real",
+        "int": "count",
+        "integer": "count",
+    }
     key = str(text).strip().lower()
     try:
         return ColumnType(aliases.get(key, key))
@@ -78,15 +92,24 @@ class Column:
         return len(self.categories) if self.type.is_discrete_class else None
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "type": self.type.value, "n_classes": self.n_classes,
-                "reason": self.reason, "excluded": self.excluded,
-                "categories": list(self.categories)}
+        return {
+            "name": self.name,
+            "type": self.type.value,
+            "n_classes": self.n_classes,
+            "reason": self.reason,
+            "excluded": self.excluded,
+            "categories": list(self.categories),
+        }
 
     @staticmethod
-    def from_dict(d: dict) -> "Column":
-        return Column(name=str(d["name"]), type=parse_type(d["type"]), reason=d.get("reason", ""),
-                      excluded=bool(d.get("excluded", False)),
-                      categories=tuple(d.get("categories") or ()))
+    def from_dict(d: dict) -> Column:
+        return Column(
+            name=str(d["name"]),
+            type=parse_type(d["type"]),
+            reason=d.get("reason", ""),
+            excluded=bool(d.get("excluded", False)),
+            categories=tuple(d.get("categories") or ()),
+        )
 
 
 @dataclass(frozen=True)
@@ -119,10 +142,10 @@ class Schema:
     def __len__(self) -> int:
         return len(self.columns)
 
-    def replace_column(self, column: Column) -> "Schema":
+    def replace_column(self, column: Column) -> Schema:
         return Schema(tuple(column if c.name == column.name else c for c in self.columns))
 
-    def with_excluded(self, name: str, excluded: bool, reason: str | None = None) -> "Schema":
+    def with_excluded(self, name: str, excluded: bool, reason: str | None = None) -> Schema:
         col = self[name]
         return self.replace_column(replace(col, excluded=excluded, reason=reason or col.reason))
 
@@ -131,7 +154,7 @@ class Schema:
         return json.dumps([c.to_dict() for c in self.columns], indent=indent, default=_json_default)
 
     @staticmethod
-    def from_json(text: str) -> "Schema":
+    def from_json(text: str) -> Schema:
         try:
             items = json.loads(text)
         except json.JSONDecodeError as e:

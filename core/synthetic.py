@@ -9,6 +9,7 @@ it reads as categorical (values alone do not show that codes are ordered). With
 fewer than a few hundred rows the count column may show too few distinct values
 to be told apart from coded classes.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -36,22 +37,26 @@ def make_synthetic(n_rows: int = 1000, seed: int = 0, missing_rate: float = 0.05
     colour_probs = np.exp(colour_logits - colour_logits.max(axis=1, keepdims=True))
     colour_probs /= colour_probs.sum(axis=1, keepdims=True)
     colour = (colour_probs.cumsum(axis=1) > rng.random((n_rows, 1))).argmax(axis=1)
-    frame = pd.DataFrame({
-        "real": np.round(3.0 * z[:, 0] - 1.5 * z[:, 1] + 0.5 * noise[:, 0], 4),
-        "positive": np.round(np.exp(1.0 + 0.6 * z[:, 0] + 0.3 * z[:, 1] + 0.2 * noise[:, 1]), 4),
-        "count": rng.poisson(np.exp(2.5 + 0.8 * z[:, 1])).astype(float),
-        "categorical": np.array(COLOURS, dtype=object)[colour],
-        "ordinal": np.array(LEVELS)[np.searchsorted(_ORDINAL_CUTS, z[:, 0] + 0.3 * noise[:, 2])].astype(float),
-        "binary": np.where(z[:, 1] + 0.5 * noise[:, 3] > 0, "yes", "no").astype(object),
-    })
+    frame = pd.DataFrame(
+        {
+            "real": np.round(3.0 * z[:, 0] - 1.5 * z[:, 1] + 0.5 * noise[:, 0], 4),
+            "positive": np.round(np.exp(1.0 + 0.6 * z[:, 0] + 0.3 * z[:, 1] + 0.2 * noise[:, 1]), 4),
+            "count": rng.poisson(np.exp(2.5 + 0.8 * z[:, 1])).astype(float),
+            "categorical": np.array(COLOURS, dtype=object)[colour],
+            "ordinal": np.array(LEVELS)[np.searchsorted(_ORDINAL_CUTS, z[:, 0] + 0.3 * noise[:, 2])].astype(float),
+            "binary": np.where(z[:, 1] + 0.5 * noise[:, 3] > 0, "yes", "no").astype(object),
+        }
+    )
     hidden = rng.random(frame.shape) < missing_rate
     frame = frame.mask(hidden)
-    schema = Schema((
-        Column("real", ColumnType.REAL, "synthetic: Gaussian in the latent"),
-        Column("positive", ColumnType.POSITIVE, "synthetic: log-normal in the latent"),
-        Column("count", ColumnType.COUNT, "synthetic: Poisson with a log-linear rate"),
-        Column("categorical", ColumnType.CATEGORICAL, "synthetic: softmax of the latent", categories=COLOURS),
-        Column("ordinal", ColumnType.ORDINAL, "synthetic: thresholded latent", categories=LEVELS),
-        Column("binary", ColumnType.BINARY, "synthetic: thresholded latent", categories=("no", "yes")),
-    ))
+    schema = Schema(
+        (
+            Column("real", ColumnType.REAL, "synthetic: Gaussian in the latent"),
+            Column("positive", ColumnType.POSITIVE, "synthetic: log-normal in the latent"),
+            Column("count", ColumnType.COUNT, "synthetic: Poisson with a log-linear rate"),
+            Column("categorical", ColumnType.CATEGORICAL, "synthetic: softmax of the latent", categories=COLOURS),
+            Column("ordinal", ColumnType.ORDINAL, "synthetic: thresholded latent", categories=LEVELS),
+            Column("binary", ColumnType.BINARY, "synthetic: thresholded latent", categories=("no", "yes")),
+        )
+    )
     return frame, schema

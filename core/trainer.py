@@ -7,6 +7,7 @@ initial weights. Randomness is split in three streams -- minibatch order, model 
 (sampling, dropout), method noise (PCGrad order, GradDrop) -- so that runs that differ
 only in their method see the same minibatches and the same noise.
 """
+
 from __future__ import annotations
 
 import copy
@@ -22,8 +23,13 @@ import torch
 from core.diagnostics import GradientDiagnostics, diagnose
 from core.encoding import TableEncoder
 from core.errors import DataError, TrainingError
-from core.gradients import (ColumnLayout, backward_combined, backward_parameter_space,
-                            column_gradients, parameter_space_gradients)
+from core.gradients import (
+    ColumnLayout,
+    backward_combined,
+    backward_parameter_space,
+    column_gradients,
+    parameter_space_gradients,
+)
 from core.metrics import ColumnScore, mean_error, score_columns
 from core.models import Batch, model_class
 from core.mtl import combine_gradients, make_method
@@ -53,7 +59,7 @@ class TrainConfig:
     device: str = "cpu"  # "cpu", "cuda" or "auto"
     method_options: dict = field(default_factory=dict)
 
-    def validate(self) -> "TrainConfig":
+    def validate(self) -> TrainConfig:
         problems = []
         if not (self.lr > 0 and math.isfinite(self.lr)):
             problems.append(f"learning rate must be a positive number, got {self.lr}")
@@ -79,7 +85,7 @@ class TrainConfig:
         return self
 
     @staticmethod
-    def from_dict(d: dict) -> "TrainConfig":
+    def from_dict(d: dict) -> TrainConfig:
         names = {f.name for f in fields(TrainConfig)}
         return TrainConfig(**{k: v for k, v in d.items() if k in names})
 
@@ -112,15 +118,23 @@ class Evaluation:
 def split_indices(n_rows: int, seed: int) -> dict[str, np.ndarray]:
     """Seeded 70/10/20 split of row positions."""
     order = np.random.default_rng(seed).permutation(n_rows)
-    n_train = int(round(SPLIT_FRACTIONS[0] * n_rows))
-    n_val = int(round(SPLIT_FRACTIONS[1] * n_rows))
-    return {"train": np.sort(order[:n_train]), "val": np.sort(order[n_train:n_train + n_val]),
-            "test": np.sort(order[n_train + n_val:])}
+    n_train = round(SPLIT_FRACTIONS[0] * n_rows)
+    n_val = round(SPLIT_FRACTIONS[1] * n_rows)
+    return {
+        "train": np.sort(order[:n_train]),
+        "val": np.sort(order[n_train : n_train + n_val]),
+        "test": np.sort(order[n_train + n_val :]),
+    }
 
 
 class Trainer:
-    def __init__(self, table: pd.DataFrame, schema: Schema, config: TrainConfig | None = None,
-                 impute_mask: np.ndarray | None = None):
+    def __init__(
+        self,
+        table: pd.DataFrame,
+        schema: Schema,
+        config: TrainConfig | None = None,
+        impute_mask: np.ndarray | None = None,
+    ):
         self.config = (config or TrainConfig()).validate()
         self.schema = schema
         self.features = schema.features
@@ -131,14 +145,20 @@ class Trainer:
         if missing:
             raise DataError(f"column {missing[0]!r} of the schema is not in the table")
         data = table[names]
-        self.device = torch.device("cuda" if self.config.device == "auto" and torch.cuda.is_available()
-                                   else ("cpu" if self.config.device == "auto" else self.config.device))
+        self.device = torch.device(
+            "cuda"
+            if self.config.device == "auto" and torch.cuda.is_available()
+            else ("cpu" if self.config.device == "auto" else self.config.device)
+        )
         self.splits = split_indices(len(data), self.config.seed)
         if len(self.splits["train"]) < 2:
             raise DataError(f"the table has {len(data)} rows: too few to train on")
         # Cells hidden for the imputation test are unseen by the model everywhere.
-        hidden = (np.zeros(data.shape, dtype=bool) if impute_mask is None
-                  else np.asarray(impute_mask, dtype=bool)[:, [list(table.columns).index(n) for n in names]])
+        hidden = (
+            np.zeros(data.shape, dtype=bool)
+            if impute_mask is None
+            else np.asarray(impute_mask, dtype=bool)[:, [list(table.columns).index(n) for n in names]]
+        )
         visible = data.mask(hidden)
         self.encoder = TableEncoder(schema).fit(visible.iloc[self.splits["train"]])
         seen = self.encoder.transform(visible)
@@ -163,8 +183,9 @@ class Trainer:
             kwargs["importance_samples"] = cfg.importance_samples
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.seed)
-            self.model = cls(self.likelihood, self.encoder.input_dim, k, latent, cfg.hidden, cfg.layers,
-                             **kwargs).to(self.device)
+            self.model = cls(self.likelihood, self.encoder.input_dim, k, latent, cfg.hidden, cfg.layers, **kwargs).to(
+                self.device
+            )
         self.params = list(self.model.parameters())
         self.optimizer = torch.optim.Adam(self.params, lr=cfg.lr, foreach=True)
         self.batch_generator = torch.Generator().manual_seed(cfg.seed)
@@ -218,7 +239,7 @@ class Trainer:
             train = torch.as_tensor(self.splits["train"])
             self._epoch_order = train[torch.randperm(len(train), generator=self.batch_generator)]
             self._epoch_pos = 0
-        rows = self._epoch_order[self._epoch_pos: self._epoch_pos + self.config.batch_size]
+        rows = self._epoch_order[self._epoch_pos : self._epoch_pos + self.config.batch_size]
         self._epoch_pos += len(rows)
         return rows.to(self.device)
 
@@ -240,11 +261,16 @@ class Trainer:
             self._buffers = [t.clone() for t in tensors]
         else:
             torch._foreach_copy_(self._buffers, tensors)
-        return (len(tensors),
-                copy.deepcopy([[m.state_dict() for m in row] for row in self.methods]),
-                [[g.get_state() for g in row] for row in self.method_generators],
-                self.noise_generator.get_state(), self.batch_generator.get_state(),
-                self._epoch_order, self._epoch_pos, self._epochs_done)
+        return (
+            len(tensors),
+            copy.deepcopy([[m.state_dict() for m in row] for row in self.methods]),
+            [[g.get_state() for g in row] for row in self.method_generators],
+            self.noise_generator.get_state(),
+            self.batch_generator.get_state(),
+            self._epoch_order,
+            self._epoch_pos,
+            self._epochs_done,
+        )
 
     def _restore(self, snap) -> None:
         n_tensors, method_states, method_gens, noise, batch, order, pos, done = snap
@@ -254,10 +280,12 @@ class Trainer:
                 torch._foreach_copy_(tensors, self._buffers[:n_tensors])
             else:  # the rejected step was the first: Adam had no moments before it
                 params = [p.detach() for p in self.params]
-                torch._foreach_copy_(params, self._buffers[:len(params)])
+                torch._foreach_copy_(params, self._buffers[: len(params)])
                 self.optimizer.state.clear()
-        for row, gens, states, gen_states in zip(self.methods, self.method_generators, method_states, method_gens):
-            for m, g, s, g_state in zip(row, gens, states, gen_states):
+        for row, gens, states, gen_states in zip(
+            self.methods, self.method_generators, method_states, method_gens, strict=True
+        ):
+            for m, g, s, g_state in zip(row, gens, states, gen_states, strict=True):
                 m.load_state_dict(s)
                 g.set_state(g_state)
         self.noise_generator.set_state(noise)
@@ -284,9 +312,11 @@ class Trainer:
         losses = [o.column_losses for o in forward.objectives]
         if not torch.isfinite(forward.loss) or not all(torch.isfinite(l).all() for l in losses):
             bad = self._first_bad_column(losses[0])
-            raise TrainingError(f"the loss became {float(forward.loss)} at step {self.step_count + 1}"
-                                f"{bad}; the step was rejected and the model kept as it was. "
-                                f"Try a lower learning rate (now {self.config.lr:g}).")
+            raise TrainingError(
+                f"the loss became {float(forward.loss)} at step {self.step_count + 1}"
+                f"{bad}; the step was rejected and the model kept as it was. "
+                f"Try a lower learning rate (now {self.config.lr:g})."
+            )
         self.optimizer.zero_grad(set_to_none=True)
         params = self.params
         grads = column_gradients(forward, self.layout)
@@ -296,8 +326,9 @@ class Trainer:
             for j, g in enumerate(grads):
                 # One Gramian for the method and the diagnostics.
                 matrix = DenseRows(parameter_space_gradients(forward, g, shared))
-                comb = combine_gradients(self.methods[j][0], matrix, g.objective.column_losses.detach(),
-                                         rescale=self.config.rescale)
+                comb = combine_gradients(
+                    self.methods[j][0], matrix, g.objective.column_losses.detach(), rescale=self.config.rescale
+                )
                 backward_parameter_space(forward, g, comb.direction, shared, params)
                 if first is None:
                     first = (matrix, comb)
@@ -306,27 +337,35 @@ class Trainer:
             for j, g in enumerate(grads):
                 row = []
                 for r, rows in enumerate(g.per_representation):
-                    comb = combine_gradients(self.methods[j][r], rows, g.objective.column_losses.detach(),
-                                             rescale=self.config.rescale)
+                    comb = combine_gradients(
+                        self.methods[j][r], rows, g.objective.column_losses.detach(), rescale=self.config.rescale
+                    )
                     row.append(comb.direction)
                     if first is None:
                         first = (rows, comb)
                 directions.append(row)
             backward_combined(forward, grads, directions, params)
         if not _all_finite([p.grad for p in params if p.grad is not None]):
-            raise TrainingError(f"gradients became infinite or NaN at step {self.step_count + 1}; the step "
-                                f"was rejected. Try a lower learning rate (now {self.config.lr:g}).")
+            raise TrainingError(
+                f"gradients became infinite or NaN at step {self.step_count + 1}; the step "
+                f"was rejected. Try a lower learning rate (now {self.config.lr:g})."
+            )
         self.optimizer.step()
         if not _all_finite([p.detach() for p in params]):
-            raise TrainingError(f"weights became infinite or NaN at step {self.step_count + 1}; the step was "
-                                f"rolled back. Try a lower learning rate (now {self.config.lr:g}).")
+            raise TrainingError(
+                f"weights became infinite or NaN at step {self.step_count + 1}; the step was "
+                f"rolled back. Try a lower learning rate (now {self.config.lr:g})."
+            )
         self.step_count += 1
         k = len(self.features)
         with_cos = k <= self.config.cosine_max_columns or self.step_count % max(1, self.config.cosine_every) == 0
         rows, comb = first
         return StepRecord(
-            step=self.step_count, epoch=self.epoch, method=self.method,
-            loss=float(forward.loss), kl=float(forward.kl),
+            step=self.step_count,
+            epoch=self.epoch,
+            method=self.method,
+            loss=float(forward.loss),
+            kl=float(forward.kl),
             column_losses=losses[0].detach().cpu().numpy().astype(np.float64),
             diagnostics=diagnose(rows, comb.direction, comb.weights, with_cos),
             seconds=time.perf_counter() - started,
@@ -347,8 +386,10 @@ class Trainer:
         """Each column's mode given the mean of q(z|x) -- the paper's reconstruction."""
         self.model.eval()
         rows = torch.as_tensor(rows, device=self.device)
-        out = [self.likelihood.mode(self.model.reconstruct(self._batch(rows[i:i + chunk])))
-               for i in range(0, len(rows), chunk)]
+        out = [
+            self.likelihood.mode(self.model.reconstruct(self._batch(rows[i : i + chunk])))
+            for i in range(0, len(rows), chunk)
+        ]
         self.model.train()
         return torch.cat(out) if out else self.targets[:0]
 
@@ -419,9 +460,10 @@ class Trainer:
             self.set_method(state["config"]["method"])
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
-        for row, gens, states, gen_states in zip(self.methods, self.method_generators, state["methods"],
-                                                 state["method_generators"]):
-            for m, g, s, g_state in zip(row, gens, states, gen_states):
+        for row, gens, states, gen_states in zip(
+            self.methods, self.method_generators, state["methods"], state["method_generators"], strict=True
+        ):
+            for m, g, s, g_state in zip(row, gens, states, gen_states, strict=True):
                 m.load_state_dict(s)
                 g.set_state(g_state)
         self.batch_generator.set_state(state["batch_generator"])
@@ -430,7 +472,6 @@ class Trainer:
         self._epoch_pos = state["epoch_pos"]
         self._epochs_done = state["epochs_done"]
         self.step_count = state["step"]
-
 
 
 def _all_finite(tensors: list[torch.Tensor]) -> bool:

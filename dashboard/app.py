@@ -3,19 +3,14 @@
 It opens on the train view with a bundled sample already loaded, so training can
 start at once. Each view is a module of dashboard/views with a ``render()``.
 """
+
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+import streamlit as st
+import torch
 
-# streamlit runs this file as a script: the repository root must be importable
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-import streamlit as st  # noqa: E402
-import torch  # noqa: E402
-
-from dashboard.state import get_state  # noqa: E402
-from dashboard.views import compare, data, learn, train  # noqa: E402
+from dashboard.state import get_state
+from dashboard.views import compare, data, learn, train
 
 # The models are small: one intra-op thread per step is as fast as several, and it
 # leaves the other cores to the browser and to other sessions instead of spinning.
@@ -30,10 +25,19 @@ def main() -> None:
         state = get_state()
     title, switch = st.columns([3, 2], vertical_alignment="center")
     title.markdown(f"### Overlooked columns · {state.table.name}")
-    title.caption(f"{len(state.table.data):,} rows · {len(state.trainer.features)} columns used · "
-                  f"{state.config.model} · {state.trainer.method}")
-    view = switch.segmented_control("View", list(VIEWS), key="view", default=_linked_view(), required=True,
-                                    label_visibility="collapsed", width="stretch")
+    title.caption(
+        f"{len(state.table.data):,} rows · {len(state.trainer.features)} columns used · "
+        f"{state.config.model} · {state.trainer.method}"
+    )
+    view = switch.segmented_control(
+        "View",
+        list(VIEWS),
+        key="view",
+        default=_linked_view(),
+        required=True,
+        label_visibility="collapsed",
+        width="stretch",
+    )
     VIEWS[view]()
 
 

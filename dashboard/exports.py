@@ -3,6 +3,7 @@
 Histories come out with one row per kept point and one column per field; a per-column
 field becomes one column per table column (``loss[age]``, ``weight[age]``, ...).
 """
+
 from __future__ import annotations
 
 import json
@@ -40,6 +41,17 @@ def histories_json(steps: History, evaluations: History, names: Sequence[str]) -
 
 def metrics_frame(evaluation: Evaluation) -> pd.DataFrame:
     """One row per column of an evaluation."""
-    return pd.DataFrame([{"column": s.name, "type": s.type.value, "split": evaluation.split, "error": s.error,
-                          "baseline_error": s.baseline_error, "overlooked": s.overlooked,
-                          "shift_error": s.shift_error} for s in evaluation.scores])
+    return pd.DataFrame(
+        [
+            {
+                "column": s.name,
+                "type": s.type.value,
+                "split": evaluation.split,
+                "error": s.error,
+                "baseline_error": s.baseline_error,
+                "overlooked": s.overlooked,
+                "shift_error": s.shift_error,
+            }
+            for s in evaluation.scores
+        ]
+    )

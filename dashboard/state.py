@@ -12,6 +12,7 @@ call), and download buttons produce their files from the server's own thread. So
 every step and every change of the run happens under ``lock``, and a training loop
 stops as soon as a pause, a reset or a rebuild has moved ``generation`` on.
 """
+
 from __future__ import annotations
 
 import logging
@@ -31,7 +32,7 @@ from core.io import LoadedTable, check_usable, load_table, read_csv
 from core.samples import SAMPLES, sample_path
 from core.schema import Column, ColumnType, Schema
 from core.synthetic import make_synthetic
-from core.trainer import Evaluation, StepRecord, Trainer, TrainConfig
+from core.trainer import Evaluation, StepRecord, TrainConfig, Trainer
 
 SESSION_KEY = "dashboard"
 DEFAULT_SAMPLE = "Adult"
@@ -219,8 +220,11 @@ class DashboardState:
             self.messages["train"] = f"training stopped by an internal error: {_one_line(error)}"
             self.playing = False
         with self.lock:
-            if (done and self.generation == generation
-                    and self.trainer.step_count - self._evaluated_at >= EVALUATE_EVERY_STEPS):
+            if (
+                done
+                and self.generation == generation
+                and self.trainer.step_count - self._evaluated_at >= EVALUATE_EVERY_STEPS
+            ):
                 self._evaluate()
         return done
 
@@ -255,9 +259,18 @@ class DashboardState:
 
     def _record(self, record: StepRecord) -> None:
         d = record.diagnostics
-        self.steps.append(step=record.step, epoch=record.epoch, method=record.method, loss=record.loss,
-                          kl=record.kl, column_losses=record.column_losses, gradient_norms=d.norms,
-                          weights=d.weights, conflicts=d.n_conflicts, seconds=record.seconds)
+        self.steps.append(
+            step=record.step,
+            epoch=record.epoch,
+            method=record.method,
+            loss=record.loss,
+            kl=record.kl,
+            column_losses=record.column_losses,
+            gradient_norms=d.norms,
+            weights=d.weights,
+            conflicts=d.n_conflicts,
+            seconds=record.seconds,
+        )
         self.latest = record
         if d.cosines is not None:
             self.latest_cosines = d.cosines
@@ -268,22 +281,33 @@ class DashboardState:
             step = self.trainer.step_count
         self.previous_evaluation, self.evaluation = self.evaluation, evaluation
         self._evaluated_at = step
-        self.evaluations.append(step=step, mean_error=evaluation.mean_error,
-                                errors=np.array([s.error for s in evaluation.scores]),
-                                overlooked=np.array([s.overlooked for s in evaluation.scores]))
+        self.evaluations.append(
+            step=step,
+            mean_error=evaluation.mean_error,
+            errors=np.array([s.error for s in evaluation.scores]),
+            overlooked=np.array([s.overlooked for s in evaluation.scores]),
+        )
 
     def snapshot(self) -> Snapshot:
         with self.lock:
             recorded = len(self.steps) > 0
             return Snapshot(
-                table_name=self.table.name, run_number=self.run_number, names=self.names,
-                step=self.trainer.step_count, epoch=self.trainer.epoch, playing=self.playing,
+                table_name=self.table.name,
+                run_number=self.run_number,
+                names=self.names,
+                step=self.trainer.step_count,
+                epoch=self.trainer.epoch,
+                playing=self.playing,
                 steps_per_second=self.steps_per_second,
                 steps=self.steps.field("step") if recorded else np.empty(0),
                 column_losses=self.steps.field("column_losses") if recorded else np.empty((0, len(self.names))),
                 conflicts=self.steps.field("conflicts") if recorded else np.empty(0),
-                latest=self.latest, cosines=self.latest_cosines, evaluation=self.evaluation,
-                previous_evaluation=self.previous_evaluation, evaluated_at=self._evaluated_at)
+                latest=self.latest,
+                cosines=self.latest_cosines,
+                evaluation=self.evaluation,
+                previous_evaluation=self.previous_evaluation,
+                evaluated_at=self._evaluated_at,
+            )
 
     def current_marginals(self) -> Marginals:
         """The marginals, recomputed when the model changed since -- while playing, only
@@ -321,8 +345,8 @@ class DashboardState:
     def load_upload(self, file_name: str, content: bytes) -> bool:
         """A CSV as uploaded: read, typed, checked; on any DataError the old table and run stay."""
         try:
-            if len(content) > UPLOAD_LIMIT_MB * 2 ** 20:
-                raise DataError(f"the file is {len(content) / 2 ** 20:.0f} MB; the limit is {UPLOAD_LIMIT_MB} MB")
+            if len(content) > UPLOAD_LIMIT_MB * 2**20:
+                raise DataError(f"the file is {len(content) / 2**20:.0f} MB; the limit is {UPLOAD_LIMIT_MB} MB")
             data = read_csv(content)
             schema = infer_schema(data)
             check_usable(data, schema)
@@ -343,8 +367,9 @@ class DashboardState:
         for place in ("data", "schema", "config", "train"):
             self.messages.pop(place, None)
 
-    def override_column(self, name: str, new_type: ColumnType | str | None = None,
-                        excluded: bool | None = None) -> bool:
+    def override_column(
+        self, name: str, new_type: ColumnType | str | None = None, excluded: bool | None = None
+    ) -> bool:
         """Retype, exclude or include one column; takes effect at the next Apply."""
         try:
             schema = validate_override(self.table.data, self.schema, name, new_type, excluded=excluded)
@@ -392,8 +417,9 @@ def new_state() -> DashboardState:
             return DashboardState(load_sample_table(DEFAULT_SAMPLE))
         except DataError as error:
             state = DashboardState(load_sample_table(SYNTHETIC_NAME))
-            state.messages["data"] = (f"sample {DEFAULT_SAMPLE!r} could not be opened ({error}); "
-                                      "showing the synthetic table")
+            state.messages["data"] = (
+                f"sample {DEFAULT_SAMPLE!r} could not be opened ({error}); showing the synthetic table"
+            )
             return state
     return DashboardState(load_sample_table(SYNTHETIC_NAME))
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what the project needs on a fresh machine (idempotent).
-# Usage: bash scripts/setup.sh [dev]   -- "dev" adds the test tools and Debian's chromium.
+# Installs what the project needs on a fresh machine (idempotent): the pinned, tested set of
+# requirements*.txt, then the project itself in editable mode (the `overlook` command).
+# Usage: bash scripts/setup.sh [dev]   -- "dev" adds the test and check tools and Debian's chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -14,3 +15,5 @@ if [ "${1:-}" = "dev" ]; then
 else
   $PY -m pip install -q -r requirements.txt
 fi
+# --no-deps: the dependencies are the pinned ones just installed, not pyproject's ranges
+$PY -m pip install -q --no-deps --no-build-isolation -e .

@@ -1,4 +1,5 @@
 """The VAE family: name -> class."""
+
 from __future__ import annotations
 
 from core.errors import DataError
@@ -24,5 +25,17 @@ def model_class(name: str) -> type[TabularVAE]:
         raise DataError(f"unknown model {name!r} (expected one of: {', '.join(MODELS)})") from None
 
 
-__all__ = ["MODELS", "MODEL_DESCRIPTIONS", "model_class", "Batch", "Objective",
-           "SharedRepresentation", "TabularVAE", "TaskForward", "VAE", "IWAE", "DReG", "HIVAE"]
+__all__ = [
+    "HIVAE",
+    "IWAE",
+    "MODELS",
+    "MODEL_DESCRIPTIONS",
+    "VAE",
+    "Batch",
+    "DReG",
+    "Objective",
+    "SharedRepresentation",
+    "TabularVAE",
+    "TaskForward",
+    "model_class",
+]

@@ -8,6 +8,7 @@ the gradient of column k's loss at the shared representation is
 ``d_outputs[:, cols_k] @ weight[cols_k]`` -- one backward pass to the outputs and a
 batched product, instead of K backward passes.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -74,8 +75,17 @@ class TabularVAE(nn.Module):
     OBJECTIVES: tuple[str, ...] = ("elbo",)  # names of the objectives forward_tasks returns
     SHARED: tuple[str, ...] = ("y",)  # names of its shared representations
 
-    def __init__(self, likelihood, input_dim: int, n_features: int, latent: int, hidden: int,
-                 layers: int, dropout: float = 0.1, beta: float = 1.0):
+    def __init__(
+        self,
+        likelihood,
+        input_dim: int,
+        n_features: int,
+        latent: int,
+        hidden: int,
+        layers: int,
+        dropout: float = 0.1,
+        beta: float = 1.0,
+    ):
         super().__init__()
         self.likelihood = likelihood
         self.n_features = n_features

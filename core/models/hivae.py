@@ -7,6 +7,7 @@ q(s|x) (relaxed with Gumbel-softmax while training), q(z|x, s) Gaussian.
 The outputs are linear in both z and s, so both are shared representations with
 their own method instance: the effective weight on z is ``masked_head_y @ G``.
 """
+
 from __future__ import annotations
 
 import torch
@@ -20,9 +21,20 @@ from core.models.layers import gaussian_kl, gaussian_sample
 class HIVAE(TabularVAE):
     SHARED = ("z", "s")
 
-    def __init__(self, likelihood, input_dim: int, n_features: int, latent: int, hidden: int,
-                 layers: int, dropout: float = 0.1, beta: float = 1.0, mixture: int = 10,
-                 y_per_column: int = 5, temperature: float = 1.0):
+    def __init__(
+        self,
+        likelihood,
+        input_dim: int,
+        n_features: int,
+        latent: int,
+        hidden: int,
+        layers: int,
+        dropout: float = 0.1,
+        beta: float = 1.0,
+        mixture: int = 10,
+        y_per_column: int = 5,
+        temperature: float = 1.0,
+    ):
         self.mixture = mixture
         self.y_per_column = y_per_column
         self.temperature = temperature
@@ -43,8 +55,11 @@ class HIVAE(TabularVAE):
         self.register_buffer("head_mask", (owner.unsqueeze(1) == block.unsqueeze(0)).float())
 
     def encoder_parameters(self) -> list[nn.Parameter]:
-        return (list(self.encoder.parameters()) + list(self.to_posterior.parameters())
-                + list(self.to_mixture_logits.parameters()))
+        return (
+            list(self.encoder.parameters())
+            + list(self.to_posterior.parameters())
+            + list(self.to_mixture_logits.parameters())
+        )
 
     def head_parameters(self) -> list[nn.Parameter]:
         return list(self.to_y.parameters()) + list(self.head_y.parameters()) + list(self.head_s.parameters())
@@ -80,8 +95,7 @@ class HIVAE(TabularVAE):
         w_z = (self.head_y.weight * self.head_mask) @ self.to_y.weight
         return TaskForward(
             outputs=outputs,
-            shared=[SharedRepresentation("z", z, z_cut, w_z),
-                    SharedRepresentation("s", s, s_cut, self.head_s.weight)],
+            shared=[SharedRepresentation("z", z, z_cut, w_z), SharedRepresentation("s", s, s_cut, self.head_s.weight)],
             objectives=[Objective("elbo", column_losses, latent_loss)],
             loss=(column_losses.sum() + latent_loss).detach(),
             kl=kl.detach(),

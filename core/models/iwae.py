@@ -5,6 +5,7 @@ w_s times the gradient of log p(x|z_s), so the per-column losses are the
 weight-averaged column log-likelihoods with the weights held fixed; the prior and
 posterior terms form the latent part.
 """
+
 from __future__ import annotations
 
 import math
@@ -28,8 +29,10 @@ class IWAE(TabularVAE):
         y, y_cut, outputs = self.decode_cut(z)
         log_lik = self.likelihood.log_prob(outputs, batch.targets, batch.mask)  # S x B x K
         q_mu, q_logvar = (mu.detach(), logvar.detach()) if stop_posterior_params else (mu, logvar)
-        log_prior_ratio = self.beta * (gaussian_log_density(z, torch.zeros_like(mu), torch.zeros_like(logvar))
-                                       - gaussian_log_density(z, q_mu, q_logvar))  # S x B
+        log_prior_ratio = self.beta * (
+            gaussian_log_density(z, torch.zeros_like(mu), torch.zeros_like(logvar))
+            - gaussian_log_density(z, q_mu, q_logvar)
+        )  # S x B
         log_w = log_lik.sum(-1).detach() + log_prior_ratio
         weights = torch.softmax(log_w.detach(), dim=0)  # S x B
         bound = (torch.logsumexp(log_w, 0) - math.log(self.importance_samples)).mean()

@@ -4,8 +4,10 @@ Every source of randomness takes an explicit ``torch.Generator`` so that two mod
 trained side by side in one process (a comparison) never share a random stream:
 the same seed gives the same numbers alone or in company.
 """
+
 from __future__ import annotations
 
+import itertools
 import math
 
 import torch
@@ -32,13 +34,13 @@ class EncoderNet(nn.Module):
     def __init__(self, in_dim: int, hidden: int, layers: int, dropout: float):
         super().__init__()
         dims = [in_dim] + [hidden] * layers
-        self.linears = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:]))
+        self.linears = nn.ModuleList(nn.Linear(a, b) for a, b in itertools.pairwise(dims))
         self.norms = nn.ModuleList(nn.BatchNorm1d(b) for b in dims[1:])
         self.dropout = SeededDropout(dropout)
         self.out_dim = dims[-1]
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        for linear, norm in zip(self.linears, self.norms):
+        for linear, norm in zip(self.linears, self.norms, strict=True):
             # BatchNorm cannot normalise a single row in training; such a batch only
             # happens at the very end of an epoch and is passed through unnormalised.
             h = linear(x)
@@ -52,13 +54,14 @@ def relu_mlp(in_dim: int, hidden: int, layers: int) -> nn.Sequential:
     """The paper's decoder trunk: ReLU layers ending in the last shared layer y."""
     dims = [in_dim] + [hidden] * layers
     mods: list[nn.Module] = []
-    for a, b in zip(dims[:-1], dims[1:]):
+    for a, b in itertools.pairwise(dims):
         mods += [nn.Linear(a, b), nn.ReLU()]
     return nn.Sequential(*mods)
 
 
-def gaussian_sample(mu: torch.Tensor, logvar: torch.Tensor, n_samples: int | None,
-                    generator: torch.Generator | None) -> torch.Tensor:
+def gaussian_sample(
+    mu: torch.Tensor, logvar: torch.Tensor, n_samples: int | None, generator: torch.Generator | None
+) -> torch.Tensor:
     """Reparameterised draws; shape [S, *mu.shape] when ``n_samples`` is given."""
     shape = mu.shape if n_samples is None else (n_samples, *mu.shape)
     eps = torch.randn(shape, generator=generator, dtype=mu.dtype, device=mu.device)
@@ -70,7 +73,6 @@ def gaussian_log_density(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor
     return -0.5 * (((z - mu) ** 2) * torch.exp(-logvar) + logvar + math.log(2 * math.pi)).sum(-1)
 
 
-def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor,
-                prior_mu: torch.Tensor | float = 0.0) -> torch.Tensor:
+def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor, prior_mu: torch.Tensor | float = 0.0) -> torch.Tensor:
     """KL(N(mu, exp(logvar)) || N(prior_mu, I)) summed over the last dimension."""
     return 0.5 * (torch.exp(logvar) + (mu - prior_mu) ** 2 - 1.0 - logvar).sum(-1)

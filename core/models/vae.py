@@ -1,4 +1,5 @@
 """VAE trained on the ELBO: sum over columns of E_q[log p(x_k|z)] minus beta * KL."""
+
 from __future__ import annotations
 
 import torch

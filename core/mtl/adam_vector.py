@@ -3,6 +3,7 @@
 GradNorm and uncertainty weighting learn their weights beside the model, with their own
 Adam (lr 1e-3 in the paper); the model's optimiser never sees them.
 """
+
 from __future__ import annotations
 
 import copy
@@ -23,8 +24,7 @@ class AdamVector:
         self.values.grad = None
 
     def state_dict(self) -> dict:
-        return {"values": self.values.detach().clone(),
-                "adam": copy.deepcopy(self.optimizer.state_dict())}
+        return {"values": self.values.detach().clone(), "adam": copy.deepcopy(self.optimizer.state_dict())}
 
     @staticmethod
     def from_state_dict(state: dict, lr: float) -> AdamVector:

@@ -8,6 +8,7 @@ uniform weights 1/K (the paper's default preference), i.e. weights
 B 1/K with B = sqrt(lambda_min) V diag(lambda)^-1/2 V^T. Eigenvalues below the rank
 tolerance of ``linalg`` are treated as 0; with no nonzero eigenvalue the weights are 1/K.
 """
+
 from __future__ import annotations
 
 import torch

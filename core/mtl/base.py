@@ -5,6 +5,7 @@ methods keep nothing between calls; stateful ones (GradNorm, uncertainty, DWA, G
 Nash-MTL) expose their state through ``state_dict`` / ``load_state_dict``. An empty state
 means "not started yet", so loading ``{}`` resets a method to how it was built.
 """
+
 from __future__ import annotations
 
 from typing import ClassVar
@@ -32,8 +33,9 @@ class Method:
         gramian: grads @ grads.T in float64 when the caller has it more cheaply."""
         system = GradientSystem(grads, gramian)
         if losses.shape != (system.n_tasks,):
-            raise DataError(f"losses must have shape ({system.n_tasks},) to match the gradients, "
-                            f"got {tuple(losses.shape)}")
+            raise DataError(
+                f"losses must have shape ({system.n_tasks},) to match the gradients, got {tuple(losses.shape)}"
+            )
         return self.combine_system(system, losses.detach())
 
     def combine_system(self, system: GradientSystem, losses: Tensor) -> Combination:

@@ -14,6 +14,7 @@ Where g_w vanishes (the mean gradient is Pareto-stationary) the ball's centre is
 d = g0, as in the published code (TorchJD returns 0 there). Columns with a zero gradient
 are left out: a zero row would pin the worst improvement at 0.
 """
+
 from __future__ import annotations
 
 import math
@@ -69,8 +70,9 @@ def cagrad_weights(gramian: np.ndarray, c: float) -> np.ndarray:
         values = [objective(slope * t, p * t * t + 2 * h * t + r) for t in candidates]
         return candidates[int(np.argmin(values))]
 
-    weights = pairwise_frank_wolfe(uniform, gradient, step, lambda w, g: _GAP_RTOL * g0_sq,
-                                   max_iterations=100 * k + 1000)
+    weights = pairwise_frank_wolfe(
+        uniform, gradient, step, lambda w, g: _GAP_RTOL * g0_sq, max_iterations=100 * k + 1000
+    )
     size = math.sqrt(max(float(weights @ gramian @ weights), 0.0))
     return uniform + (radius / size) * weights if size > 0 else uniform
 

@@ -5,6 +5,7 @@ rows. Since the projection's coefficients apply to the scaled rows, the weights 
 original rows are their product with the first weights when the projection's are exact;
 otherwise (GradDrop) they are the least-squares fit of the direction by the original rows.
 """
+
 from __future__ import annotations
 
 from torch import Tensor

@@ -1,4 +1,5 @@
 """What a multi-task method returns: the combined gradient and the weights it implies."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -4,6 +4,7 @@ As in the paper, the combined direction is rescaled to the norm of the plain sum
 column gradients, so a method changes where the step goes, not how long it is. The
 weights are scaled alike, so weights @ grads == direction still holds where it did.
 """
+
 from __future__ import annotations
 
 import torch
@@ -15,8 +16,9 @@ from core.mtl.combination import Combination
 from core.mtl.system import GradientRows, as_rows
 
 
-def combine_gradients(method: Method, grads: Tensor | GradientRows, losses: Tensor, rescale: bool = True,
-                      gramian: Tensor | None = None) -> Combination:
+def combine_gradients(
+    method: Method, grads: Tensor | GradientRows, losses: Tensor, rescale: bool = True, gramian: Tensor | None = None
+) -> Combination:
     """grads: K x d per-column gradients, a tensor or implicit rows (``GradientRows``);
     losses: (K,); gramian: their float64 Gramian, if known (it is computed otherwise).
 

@@ -9,6 +9,7 @@ losses and still "below 1 when the loss fell" for negative ones; the softmax is 
 stably, so large rates saturate instead of overflowing. The paper updates per epoch with
 epoch-mean losses; this method sees only its calls, so it updates per call.
 """
+
 from __future__ import annotations
 
 import torch

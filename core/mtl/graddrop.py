@@ -8,6 +8,7 @@ The result is not a linear combination of the rows (the masks act per coordinate
 the weights are a least-squares fit: w = M^+ G d, the coefficients of d's projection on
 the span of the rows.
 """
+
 from __future__ import annotations
 
 import torch

@@ -11,6 +11,7 @@ gradient at this step sit out of the mean and the objective. alpha: the paper tr
 {0, 1}; we default to 1 (alpha = 0 only equalises the weighted norms). A step uses the
 weights from before its update, as in the original algorithm.
 """
+
 from __future__ import annotations
 
 import torch
@@ -64,7 +65,7 @@ class GradNorm(Method):
             rates = torch.where(active, norms / self.initial_norms, 0.0)
             relative = rates / rates[active].mean()
             weighted = weights * norms
-            targets = weighted[active].mean() * relative ** self.alpha
+            targets = weighted[active].mean() * relative**self.alpha
             self.logits.step(gradnorm_gradient(self.logits.values.detach(), norms, targets, active))
         return combination
 

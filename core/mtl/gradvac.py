@@ -11,6 +11,7 @@ which brings the cosine to exactly phi_hat. As in PCGrad the walk runs on the Gr
 with a coefficient matrix, all rows at once; the weights are exact. State: the K x K
 targets, starting at 0 (so the first call is PCGrad).
 """
+
 from __future__ import annotations
 
 import torch
@@ -54,8 +55,9 @@ class GradVac(Method):
             target_sine = (1 - targets**2).clamp_min(0).sqrt()
             sine = (1 - cosines**2).clamp_min(0).sqrt()
             lagging = (cosines < targets) & active[others] & (target_sine > 0)
-            shift = torch.where(lagging, own_norms * (targets * sine - cosines * target_sine)
-                                / (norms[others] * target_sine), 0.0)
+            shift = torch.where(
+                lagging, own_norms * (targets * sine - cosines * target_sine) / (norms[others] * target_sine), 0.0
+            )
             coefficients[rows, others] += shift
             inner += shift[:, None] * gramian[others]
             self.target_cosines[rows, others] = (1 - self.beta) * targets + self.beta * cosines

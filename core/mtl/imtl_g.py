@@ -16,6 +16,7 @@ The paper's weights sum to 1. We divide by |sum| instead of by the sum, so the c
 projection is always positive: where the sum is negative, the literal formula returns the
 opposite direction, which raises every column's loss equally (TorchJD does).
 """
+
 from __future__ import annotations
 
 import torch

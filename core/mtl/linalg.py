@@ -4,6 +4,7 @@ Eigenvalues below ``RANK_RTOL`` times the largest count as zero. The Gramian is 
 (see ``system``), whose rounding noise sits near 1e-16 relative; 1e-10 keeps a wide margin
 above it while still resolving gradients whose singular values differ by 1e5.
 """
+
 from __future__ import annotations
 
 import torch

@@ -13,6 +13,7 @@ The weights are used as they come: the published code passed them through min(w,
 which made them practically uniform. Columns with a zero gradient are left out;
 otherwise the min-norm point would be that zero vector.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -72,8 +73,7 @@ def min_norm_weights(gramian: np.ndarray) -> np.ndarray:
             along = gramian @ full
             entering = int(np.argmin(along))
             noise = _NOISE_RTOL * k * float(norms @ full) ** 2
-            if full @ along - along[entering] <= max(_GAP_RTOL * float(full @ along), noise) \
-                    or entering in support:
+            if full @ along - along[entering] <= max(_GAP_RTOL * float(full @ along), noise) or entering in support:
                 break
             support = np.append(support, entering)
             weights = np.append(weights, 0.0)

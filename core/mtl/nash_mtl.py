@@ -18,6 +18,7 @@ starting point (the paper's warm start); ``iterations`` caps the Newton steps pe
 Columns with a zero gradient are left out (their equation cannot hold). Unlike the
 published code, the norm of the result is not clipped: the caller rescales it.
 """
+
 from __future__ import annotations
 
 import torch
@@ -39,10 +40,10 @@ def bargaining_weights(cosines: Tensor, start: Tensor, iterations: int) -> Tenso
     weights = start.clone()
     for _ in range(iterations):
         gradient = cosines @ weights - 1 / weights
-        hessian = cosines + torch.diag(weights ** -2)
+        hessian = cosines + torch.diag(weights**-2)
         step = -torch.linalg.solve(hessian, gradient)
         decrement = max(float(-(gradient @ step)), 0.0) ** 0.5
-        if decrement ** 2 / 2 < _DECREMENT_TOL:
+        if decrement**2 / 2 < _DECREMENT_TOL:
             break
         weights = weights + (step if decrement < _FULL_STEP_DECREMENT else step / (1 + decrement))
     return weights

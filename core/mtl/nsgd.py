@@ -1,5 +1,6 @@
 """NSGD: normalised gradients. Every column gradient is brought to the same norm (the mean
 of the nonzero norms), so no column outweighs another by the size of its gradient."""
+
 from __future__ import annotations
 
 import torch

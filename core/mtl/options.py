@@ -1,4 +1,5 @@
 """Checking a method's numeric options: a bad value is the user's to fix (DataError)."""
+
 from __future__ import annotations
 
 import math
@@ -6,8 +7,9 @@ import math
 from core.errors import DataError
 
 
-def option_float(method: str, option: str, value, low: float | None = None, high: float | None = None,
-                 low_open: bool = False) -> float:
+def option_float(
+    method: str, option: str, value, low: float | None = None, high: float | None = None, low_open: bool = False
+) -> float:
     """``value`` as a float within [low, high] (or (low, high] with ``low_open``)."""
     try:
         number = float(value)

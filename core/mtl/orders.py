@@ -1,4 +1,5 @@
 """Random visiting orders for the methods that walk over the other columns (PCGrad, GradVac)."""
+
 from __future__ import annotations
 
 import torch

@@ -8,6 +8,7 @@ at once: at position p, row i looks at its own p-th column j_i, and the K update
 distinct entries (i, j_i). That is K-1 vectorised steps of O(K^2), not a K^2 Python loop.
 The weights are the exact coefficients: C summed over rows.
 """
+
 from __future__ import annotations
 
 import torch

@@ -1,4 +1,5 @@
 """The baseline: the plain sum of the column gradients, every weight 1."""
+
 from __future__ import annotations
 
 import torch

@@ -4,6 +4,7 @@ A spec is a method name ("imtl-g") or a cocktail "weighting+projection" ("imtl-g
 Options go to whichever part takes them; randomness comes from the generator given, so
 two runs with equally seeded generators are bit-identical.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -16,8 +17,8 @@ from core.mtl.base import PROJECTION, WEIGHTING, Method
 from core.mtl.cagrad import CAGrad
 from core.mtl.cocktail import Cocktail
 from core.mtl.dwa import DynamicWeightAverage
-from core.mtl.gradnorm import GradNorm
 from core.mtl.graddrop import GradDrop
+from core.mtl.gradnorm import GradNorm
 from core.mtl.gradvac import GradVac
 from core.mtl.imtl_g import IMTLG
 from core.mtl.mgda import MGDAUB
@@ -29,9 +30,26 @@ from core.mtl.rlw import RandomLossWeighting
 from core.mtl.uncertainty import UncertaintyWeighting
 from core.mtl.upgrad import UPGrad
 
-METHODS: dict[str, type[Method]] = {cls.name: cls for cls in (
-    PlainSum, GradNorm, MGDAUB, IMTLG, PCGrad, GradDrop, CAGrad, GradVac, NashMTL, AlignedMTL,
-    UPGrad, NormalisedGradients, UncertaintyWeighting, DynamicWeightAverage, RandomLossWeighting)}
+METHODS: dict[str, type[Method]] = {
+    cls.name: cls
+    for cls in (
+        PlainSum,
+        GradNorm,
+        MGDAUB,
+        IMTLG,
+        PCGrad,
+        GradDrop,
+        CAGrad,
+        GradVac,
+        NashMTL,
+        AlignedMTL,
+        UPGrad,
+        NormalisedGradients,
+        UncertaintyWeighting,
+        DynamicWeightAverage,
+        RandomLossWeighting,
+    )
+}
 
 
 def method_options(cls: type[Method]) -> list[str]:
@@ -52,8 +70,10 @@ def make_method(spec: str, *, generator: torch.Generator | None = None, **option
         if first.kind != WEIGHTING:
             raise DataError(f"{first.name!r} is a projection method and cannot come first in {spec!r}")
         if second.kind != PROJECTION and second is not PlainSum:
-            raise DataError(f"{second.name!r} is a weighting method and cannot come second in {spec!r} "
-                            f"(use a projection method: {', '.join(_projection_names())})")
+            raise DataError(
+                f"{second.name!r} is a weighting method and cannot come second in {spec!r} "
+                f"(use a projection method: {', '.join(_projection_names())})"
+            )
     accepted = {option for cls in classes for option in method_options(cls)}
     unknown = sorted(set(options) - accepted)
     if unknown:
@@ -68,8 +88,10 @@ def _method_class(name: str) -> type[Method]:
     try:
         return METHODS[name]
     except KeyError:
-        raise DataError(f"unknown method {name!r} (expected one of: {', '.join(METHODS)}, "
-                        f"or a cocktail weighting+projection such as imtl-g+pcgrad)") from None
+        raise DataError(
+            f"unknown method {name!r} (expected one of: {', '.join(METHODS)}, "
+            f"or a cocktail weighting+projection such as imtl-g+pcgrad)"
+        ) from None
 
 
 def _projection_names() -> list[str]:

@@ -8,6 +8,7 @@ which can zero a weight and converges linearly on a polytope. The simplex has on
 vertices, so each step costs O(K) plus the caller's gradient (O(K^2) from the Gramian).
 Runs in numpy: the loop is sequential and small, where torch's per-call cost dominates.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -15,10 +16,13 @@ from collections.abc import Callable
 import numpy as np
 
 
-def pairwise_frank_wolfe(start: np.ndarray, gradient: Callable[[np.ndarray], np.ndarray],
-                         step: Callable[[np.ndarray, np.ndarray, int, int, float], float],
-                         tolerance: Callable[[np.ndarray, np.ndarray], float],
-                         max_iterations: int) -> np.ndarray:
+def pairwise_frank_wolfe(
+    start: np.ndarray,
+    gradient: Callable[[np.ndarray], np.ndarray],
+    step: Callable[[np.ndarray, np.ndarray, int, int, float], float],
+    tolerance: Callable[[np.ndarray, np.ndarray], float],
+    max_iterations: int,
+) -> np.ndarray:
     """Weights on the simplex minimising f, starting from ``start``.
 
     gradient(w): the gradient of f at w. step(w, grad, s, a, limit): the gamma in

@@ -14,6 +14,7 @@ A row that is zero (exactly, or below what the dtype can square) is a column wit
 observed in the batch or a vanished gradient: it is not a task at this step, and the
 methods that solve for weights leave it out (``active``).
 """
+
 from __future__ import annotations
 
 import math

@@ -8,6 +8,7 @@ in its place, a smooth positive stand-in equal to L_k for large losses, so every
 has a finite target weight 1 / softplus(L_k). s is learnt by its own Adam (lr 1e-3, as
 for GradNorm) from 0; a step uses the weights from before its update.
 """
+
 from __future__ import annotations
 
 import torch
@@ -44,5 +45,4 @@ class UncertaintyWeighting(Method):
         return {} if self.log_variances is None else {"log_variances": self.log_variances.state_dict()}
 
     def load_state_dict(self, state: dict) -> None:
-        self.log_variances = (AdamVector.from_state_dict(state["log_variances"], self.lr)
-                              if state else None)
+        self.log_variances = AdamVector.from_state_dict(state["log_variances"], self.lr) if state else None

@@ -13,6 +13,7 @@ is its own projection and needs no solve. Columns with a zero gradient constrain
 and are left out of the problems (in R they would be rounding noise that NNLS could lean
 on); they keep their weight 1/K, which moves nothing.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -6,6 +6,7 @@ colour in every figure, and figures side by side share their axes, so bars and
 curves can be read against each other. ``uirevision`` keeps the user's zoom and
 hidden traces between refreshes.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -37,17 +38,28 @@ def column_error_bars(scores: pd.DataFrame, labels: Sequence[str], uirevision: s
     for label in labels:
         part = scores[scores["configuration"] == label].set_index("column").reindex(columns)
         overlooked = part["overlooked"].fillna(False).astype(bool).to_numpy()
-        fig.add_trace(go.Bar(
-            x=columns, y=part["error"], name=label, marker_color=colours[label],
-            marker_pattern_shape=np.where(overlooked, "/", ""),
-            customdata=np.stack([part["baseline_error"], np.where(overlooked, "overlooked", "")], axis=-1),
-            hovertemplate=f"{label}<br>%{{x}}: error %{{y:.4f}}<br>baseline %{{customdata[0]:.4f}} "
-                          f"%{{customdata[1]}}<extra></extra>"))
+        fig.add_trace(
+            go.Bar(
+                x=columns,
+                y=part["error"],
+                name=label,
+                marker_color=colours[label],
+                marker_pattern_shape=np.where(overlooked, "/", ""),
+                customdata=np.stack([part["baseline_error"], np.where(overlooked, "overlooked", "")], axis=-1),
+                hovertemplate=f"{label}<br>%{{x}}: error %{{y:.4f}}<br>baseline %{{customdata[0]:.4f}} "
+                f"%{{customdata[1]}}<extra></extra>",
+            )
+        )
     fig.update_layout(
         title=dict(text="Per-column error (validation; hatched: overlooked)", font=dict(size=15)),
-        barmode="group", yaxis=dict(title="error (lower is better)", rangemode="tozero"),
-        xaxis=dict(type="category", tickangle=-35), legend=dict(orientation="h", y=1.02, yanchor="bottom", x=0),
-        margin=dict(l=10, r=10, t=80, b=10), height=400, uirevision=uirevision)
+        barmode="group",
+        yaxis=dict(title="error (lower is better)", rangemode="tozero"),
+        xaxis=dict(type="category", tickangle=-35),
+        legend=dict(orientation="h", y=1.02, yanchor="bottom", x=0),
+        margin=dict(l=10, r=10, t=80, b=10),
+        height=400,
+        uirevision=uirevision,
+    )
     return fig
 
 
@@ -56,14 +68,28 @@ def summary_bars(summary: pd.DataFrame, uirevision: str = "compare-summary") -> 
     the two errors share one axis."""
     labels = list(summary["configuration"])
     colours = [configuration_colours(labels)[label] for label in labels]
-    fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.08,
-                        subplot_titles=("mean error", "worst-column error", "overlooked columns"))
-    for col, (field, text) in enumerate((("mean_error", "%{y:.4f}"), ("worst_error", "%{y:.4f}"),
-                                         ("overlooked", "%{y}")), start=1):
+    fig = make_subplots(
+        rows=1,
+        cols=3,
+        horizontal_spacing=0.08,
+        subplot_titles=("mean error", "worst-column error", "overlooked columns"),
+    )
+    for col, (field, text) in enumerate(
+        (("mean_error", "%{y:.4f}"), ("worst_error", "%{y:.4f}"), ("overlooked", "%{y}")), start=1
+    ):
         hover = "%{x}<br>" + text + (" (%{customdata})" if field == "worst_error" else "") + "<extra></extra>"
-        fig.add_trace(go.Bar(x=labels, y=summary[field], marker_color=colours, showlegend=False,
-                             customdata=summary["worst_column"] if field == "worst_error" else None,
-                             hovertemplate=hover), row=1, col=col)
+        fig.add_trace(
+            go.Bar(
+                x=labels,
+                y=summary[field],
+                marker_color=colours,
+                showlegend=False,
+                customdata=summary["worst_column"] if field == "worst_error" else None,
+                hovertemplate=hover,
+            ),
+            row=1,
+            col=col,
+        )
     top = np.nanmax(summary[["mean_error", "worst_error"]].to_numpy(dtype=float), initial=0.0)
     for col in (1, 2):
         fig.update_yaxes(range=[0, 1.08 * top if top > 0 else 1], row=1, col=col)
@@ -73,47 +99,97 @@ def summary_bars(summary: pd.DataFrame, uirevision: str = "compare-summary") -> 
     return fig
 
 
-def training_curves(curves: pd.DataFrame, losses: pd.DataFrame, labels: Sequence[str],
-                    uirevision: str = "compare-curves") -> go.Figure:
+def training_curves(
+    curves: pd.DataFrame, losses: pd.DataFrame, labels: Sequence[str], uirevision: str = "compare-curves"
+) -> go.Figure:
     """Validation mean error and training loss over epochs, every configuration overlaid."""
     colours = configuration_colours(labels)
-    fig = make_subplots(rows=1, cols=2, shared_xaxes=True, horizontal_spacing=0.08,
-                        subplot_titles=("validation mean error", "training loss (smoothed)"))
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        shared_xaxes=True,
+        horizontal_spacing=0.08,
+        subplot_titles=("validation mean error", "training loss (smoothed)"),
+    )
     for label in labels:
         part = curves[curves["configuration"] == label]
-        fig.add_trace(go.Scatter(x=part["epoch"], y=part["mean_error"], mode="lines+markers", name=label,
-                                 legendgroup=label, line=dict(color=colours[label], width=2), marker=dict(size=4),
-                                 hovertemplate=f"{label}<br>epoch %{{x:.2f}}<br>error %{{y:.4f}}<extra></extra>"),
-                      row=1, col=1)
+        fig.add_trace(
+            go.Scatter(
+                x=part["epoch"],
+                y=part["mean_error"],
+                mode="lines+markers",
+                name=label,
+                legendgroup=label,
+                line=dict(color=colours[label], width=2),
+                marker=dict(size=4),
+                hovertemplate=f"{label}<br>epoch %{{x:.2f}}<br>error %{{y:.4f}}<extra></extra>",
+            ),
+            row=1,
+            col=1,
+        )
         steps = losses[losses["configuration"] == label]
         if len(steps):
             window = max(1, round(len(steps) * SMOOTHING_SHARE))
             smooth = steps["loss"].rolling(window, min_periods=1).mean()
-            fig.add_trace(go.Scatter(x=steps["epoch"], y=smooth, mode="lines", name=label, legendgroup=label,
-                                     showlegend=False, line=dict(color=colours[label], width=1.6),
-                                     hovertemplate=f"{label}<br>epoch %{{x:.2f}}<br>loss %{{y:.4g}}<extra></extra>"),
-                          row=1, col=2)
+            fig.add_trace(
+                go.Scatter(
+                    x=steps["epoch"],
+                    y=smooth,
+                    mode="lines",
+                    name=label,
+                    legendgroup=label,
+                    showlegend=False,
+                    line=dict(color=colours[label], width=1.6),
+                    hovertemplate=f"{label}<br>epoch %{{x:.2f}}<br>loss %{{y:.4g}}<extra></extra>",
+                ),
+                row=1,
+                col=2,
+            )
     fig.update_xaxes(title_text="epoch")
-    fig.update_layout(legend=dict(orientation="h", y=1.1, yanchor="bottom", x=0), margin=dict(l=10, r=10, t=90, b=10),
-                      height=360, uirevision=uirevision, hovermode="closest")
+    fig.update_layout(
+        legend=dict(orientation="h", y=1.1, yanchor="bottom", x=0),
+        margin=dict(l=10, r=10, t=90, b=10),
+        height=360,
+        uirevision=uirevision,
+        hovermode="closest",
+    )
     return fig
 
 
 def error_heatmap(scores: pd.DataFrame, labels: Sequence[str], uirevision: str = "compare-heatmap") -> go.Figure:
     """Columns x configurations, coloured by error; an overlooked cell is marked with a dot."""
     columns = list(dict.fromkeys(scores["column"]))
-    errors = scores.pivot(index="column", columns="configuration", values="error").reindex(index=columns,
-                                                                                           columns=list(labels))
-    flags = scores.pivot(index="column", columns="configuration", values="overlooked").reindex(
-        index=columns, columns=list(labels)).fillna(False).astype(bool)
+    errors = scores.pivot(index="column", columns="configuration", values="error").reindex(
+        index=columns, columns=list(labels)
+    )
+    flags = (
+        scores.pivot(index="column", columns="configuration", values="overlooked")
+        .reindex(index=columns, columns=list(labels))
+        .fillna(False)
+        .astype(bool)
+    )
     text = np.where(flags.to_numpy(), "● ", "") + np.vectorize(lambda e: "" if np.isnan(e) else f"{e:.3f}")(
-        errors.to_numpy(dtype=float))
-    fig = go.Figure(go.Heatmap(
-        z=errors.to_numpy(dtype=float), x=list(labels), y=columns, text=text, texttemplate="%{text}",
-        colorscale=ERROR_COLOURSCALE, zmin=0, colorbar=dict(title="error"),
-        hovertemplate="%{y} · %{x}<br>error %{z:.4f}<extra></extra>"))
+        errors.to_numpy(dtype=float)
+    )
+    fig = go.Figure(
+        go.Heatmap(
+            z=errors.to_numpy(dtype=float),
+            x=list(labels),
+            y=columns,
+            text=text,
+            texttemplate="%{text}",
+            colorscale=ERROR_COLOURSCALE,
+            zmin=0,
+            colorbar=dict(title="error"),
+            hovertemplate="%{y} · %{x}<br>error %{z:.4f}<extra></extra>",
+        )
+    )
     fig.update_layout(
         title=dict(text="Error by column and configuration (● overlooked)", font=dict(size=15)),
-        yaxis=dict(autorange="reversed", type="category"), xaxis=dict(type="category", side="top"),
-        margin=dict(l=10, r=10, t=90, b=10), height=max(280, 110 + 28 * len(columns)), uirevision=uirevision)
+        yaxis=dict(autorange="reversed", type="category"),
+        xaxis=dict(type="category", side="top"),
+        margin=dict(l=10, r=10, t=90, b=10),
+        height=max(280, 110 + 28 * len(columns)),
+        uirevision=uirevision,
+    )
     return fig

@@ -4,6 +4,7 @@ figure shows right now, built from the same numbers as the figure.
 Colours follow the train view's (one colour per column, red for conflict and for
 overlooked, blue for agreement), so the two views read alike.
 """
+
 from __future__ import annotations
 
 import math
@@ -36,18 +37,24 @@ def method_label(method: str) -> str:
 
 # --- the verdict ----------------------------------------------------------------------------
 
+
 def verdict_reading(scores: Sequence[ColumnScore]) -> str:
     overlooked = [s for s in scores if s.overlooked]
     if not overlooked:
-        return (f"No column is overlooked: every error is below {OVERLOOK_RATIO:g} × the error of "
-                "guessing the column's mean or most common class.")
+        return (
+            f"No column is overlooked: every error is below {OVERLOOK_RATIO:g} × the error of "
+            "guessing the column's mean or most common class."
+        )
     if len(overlooked) == 1:
         s = overlooked[0]
-        return (f"{s.name} is overlooked: its error ({s.error:.2f}) is no better than {_guess(s)} "
-                f"({s.baseline_error:.2f}).")
+        return (
+            f"{s.name} is overlooked: its error ({s.error:.2f}) is no better than {_guess(s)} ({s.baseline_error:.2f})."
+        )
     names = ", ".join(s.name for s in overlooked[:-1]) + f" and {overlooked[-1].name}"
-    return (f"{len(overlooked)} columns are overlooked, {names}: each is no better than guessing its "
-            "mean or most common class.")
+    return (
+        f"{len(overlooked)} columns are overlooked, {names}: each is no better than guessing its "
+        "mean or most common class."
+    )
 
 
 def _guess(score: ColumnScore) -> str:
@@ -56,36 +63,50 @@ def _guess(score: ColumnScore) -> str:
 
 # --- the target's error over the steps ----------------------------------------------------
 
-def error_curves(curves: Mapping[str, Sequence[ErrorPoint]], names: Sequence[str], target: str,
-                 baseline_error: float) -> go.Figure:
+
+def error_curves(
+    curves: Mapping[str, Sequence[ErrorPoint]], names: Sequence[str], target: str, baseline_error: float
+) -> go.Figure:
     """The target column's error along each run, against the line above which it is overlooked."""
     k = list(names).index(target)
     threshold = OVERLOOK_RATIO * baseline_error
     top = 1.15 * max([baseline_error] + [p.errors[k] for points in curves.values() for p in points])
     fig = go.Figure()
     fig.add_hrect(y0=threshold, y1=top, fillcolor=OVERLOOKED_COLOUR, opacity=0.08, line_width=0)
-    fig.add_hline(y=threshold, line=dict(color=OVERLOOKED_COLOUR, width=1.5, dash="dash"),
-                  annotation_text="overlooked above this line", annotation_position="bottom right",
-                  annotation_font=dict(color=OVERLOOKED_COLOUR))
+    fig.add_hline(
+        y=threshold,
+        line=dict(color=OVERLOOKED_COLOUR, width=1.5, dash="dash"),
+        annotation_text="overlooked above this line",
+        annotation_position="bottom right",
+        annotation_font=dict(color=OVERLOOKED_COLOUR),
+    )
     for method, points in curves.items():
-        fig.add_trace(go.Scatter(
-            x=[p.step for p in points], y=[p.errors[k] for p in points], mode="lines+markers",
-            name=method_label(method), line=dict(color=METHOD_COLOURS.get(method), width=3),
-            hovertemplate=f"{method_label(method)}<br>step %{{x}}<br>{target} error %{{y:.3f}}<extra></extra>"))
+        fig.add_trace(
+            go.Scatter(
+                x=[p.step for p in points],
+                y=[p.errors[k] for p in points],
+                mode="lines+markers",
+                name=method_label(method),
+                line=dict(color=METHOD_COLOURS.get(method), width=3),
+                hovertemplate=f"{method_label(method)}<br>step %{{x}}<br>{target} error %{{y:.3f}}<extra></extra>",
+            )
+        )
     fig.update_layout(
         title=dict(text=f"{target}: error on validation rows", font=_FONT),
         xaxis=dict(title="training step", range=[-3, LESSON_STEPS + 3]),
         yaxis=dict(title="error (lower is better)", range=[0, top]),
         legend=dict(orientation="h", y=1.0, yanchor="bottom", x=1, xanchor="right"),
-        margin=_MARGINS, height=360)
+        margin=_MARGINS,
+        height=360,
+    )
     return fig
 
 
-def curve_reading(curves: Mapping[str, Sequence[ErrorPoint]], names: Sequence[str], target: str,
-                  baseline_error: float) -> str:
+def curve_reading(
+    curves: Mapping[str, Sequence[ErrorPoint]], names: Sequence[str], target: str, baseline_error: float
+) -> str:
     k = list(names).index(target)
-    parts = [f"{p[-1].errors[k]:.2f} after {p[-1].step} steps of {_run_name(m)}"
-             for m, p in curves.items() if p]
+    parts = [f"{p[-1].errors[k]:.2f} after {p[-1].step} steps of {_run_name(m)}" for m, p in curves.items() if p]
     return f"{possessive(target)} error: {'; '.join(parts)} (overlooked from {OVERLOOK_RATIO * baseline_error:.2f} up)."
 
 
@@ -101,21 +122,36 @@ CONFLICT_WINDOW = 10  # steps averaged in the readings: one step's cosine is noi
 def conflict_curves(cosines: Mapping[str, Sequence[float]], first: str, second: str) -> go.Figure:
     """The cosine between two columns' gradients at every step of each run; below 0 they conflict."""
     fig = go.Figure()
-    fig.add_hrect(y0=-1.05, y1=0, fillcolor=OVERLOOKED_COLOUR, opacity=0.06, line_width=0,
-                  annotation_text="conflict", annotation_position="bottom left",
-                  annotation_font=dict(color=OVERLOOKED_COLOUR))
+    fig.add_hrect(
+        y0=-1.05,
+        y1=0,
+        fillcolor=OVERLOOKED_COLOUR,
+        opacity=0.06,
+        line_width=0,
+        annotation_text="conflict",
+        annotation_position="bottom left",
+        annotation_font=dict(color=OVERLOOKED_COLOUR),
+    )
     fig.add_hline(y=0, line=dict(color=CONSTRUCTION_GREY, width=1.5))
     for method, values in cosines.items():
-        fig.add_trace(go.Scatter(
-            x=list(range(1, len(values) + 1)), y=list(values), mode="lines", name=method_label(method),
-            line=dict(color=METHOD_COLOURS.get(method), width=2.5),
-            hovertemplate=f"{method_label(method)}<br>step %{{x}}<br>cosine %{{y:.3f}}<extra></extra>"))
+        fig.add_trace(
+            go.Scatter(
+                x=list(range(1, len(values) + 1)),
+                y=list(values),
+                mode="lines",
+                name=method_label(method),
+                line=dict(color=METHOD_COLOURS.get(method), width=2.5),
+                hovertemplate=f"{method_label(method)}<br>step %{{x}}<br>cosine %{{y:.3f}}<extra></extra>",
+            )
+        )
     fig.update_layout(
         title=dict(text=f"{first} vs {second}: cosine of their gradients", font=_FONT),
         xaxis=dict(title="training step", range=[-3, LESSON_STEPS + 3]),
         yaxis=dict(title="cosine (below 0: conflict)", range=[-1.05, 1.05]),
         legend=dict(orientation="h", y=1.0, yanchor="bottom", x=1, xanchor="right"),
-        margin=_MARGINS, height=300)
+        margin=_MARGINS,
+        height=300,
+    )
     return fig
 
 
@@ -139,33 +175,51 @@ def conflict_reading(cosines: Mapping[str, Sequence[float]], first: str, second:
     now, worst, worst_step, window = pair_trend(values)
     who = f"Under {_run_name(method)}, {first} and {second}"
     if worst < -STRONG_CONFLICT and now > worst / 2:
-        return (f"{who} conflicted (cosine {signed(worst)} around step {worst_step}) and the "
-                f"conflict has eased: {signed(now)} over the last {window} steps.")
+        return (
+            f"{who} conflicted (cosine {signed(worst)} around step {worst_step}) and the "
+            f"conflict has eased: {signed(now)} over the last {window} steps."
+        )
     if now < -STRONG_CONFLICT:
         return f"{who} pull in opposite directions: cosine {signed(now)} over the last {window} steps."
     if now < -NEAR_ZERO:
         return f"{who} pull slightly apart: cosine {signed(now)} over the last {window} steps."
     if now <= NEAR_ZERO:
-        return (f"{who} are at right angles (cosine {signed(now)} over the last {window} steps): "
-                "neither helps nor fights the other.")
+        return (
+            f"{who} are at right angles (cosine {signed(now)} over the last {window} steps): "
+            "neither helps nor fights the other."
+        )
     return f"{who} agree: cosine {signed(now)} over the last {window} steps."
 
 
 # --- what the step does for each column ---------------------------------------------------
 
+
 def alignment_bars(names: Sequence[str], direction_cosines: np.ndarray, method: str) -> go.Figure:
     """The cosine between the step the method took and each column's gradient."""
     colours = column_colours(names)
-    fig = go.Figure(go.Bar(
-        y=list(names), x=direction_cosines, orientation="h", marker_color=[colours[n] for n in names],
-        text=[signed(c) for c in direction_cosines], textposition="outside", cliponaxis=False,
-        hovertemplate="%{y}<br>cosine with the step %{x:.3f}<extra></extra>"))
+    fig = go.Figure(
+        go.Bar(
+            y=list(names),
+            x=direction_cosines,
+            orientation="h",
+            marker_color=[colours[n] for n in names],
+            text=[signed(c) for c in direction_cosines],
+            textposition="outside",
+            cliponaxis=False,
+            hovertemplate="%{y}<br>cosine with the step %{x:.3f}<extra></extra>",
+        )
+    )
     fig.add_vline(x=0, line=dict(color="#777", width=1))
     fig.update_layout(
         title=dict(text=f"The {method_label(method)} step vs each column", font=_FONT),
-        xaxis=dict(title="cosine between the step and the column's gradient", range=[-1.2, 1.2],
-                   tickvals=[-1, -0.5, 0, 0.5, 1]),
-        yaxis=dict(autorange="reversed"), margin=_MARGINS, height=250, showlegend=False)
+        xaxis=dict(
+            title="cosine between the step and the column's gradient", range=[-1.2, 1.2], tickvals=[-1, -0.5, 0, 0.5, 1]
+        ),
+        yaxis=dict(autorange="reversed"),
+        margin=_MARGINS,
+        height=250,
+        showlegend=False,
+    )
     return fig
 
 
@@ -185,14 +239,29 @@ def alignment_reading(names: Sequence[str], direction_cosines: np.ndarray, metho
 
 # --- pairwise cosines ---------------------------------------------------------------------
 
+
 def cosine_grid(names: Sequence[str], cosines: np.ndarray) -> go.Figure:
-    fig = go.Figure(go.Heatmap(
-        z=cosines, x=list(names), y=list(names), zmin=-1, zmax=1, colorscale=COSINE_COLOURSCALE,
-        text=[[signed(c) for c in row] for row in cosines], texttemplate="%{text}", textfont=dict(size=15),
-        colorbar=dict(title="cosine", tickvals=[-1, 0, 1]),
-        hovertemplate="%{y} vs %{x}<br>cosine %{z:.3f}<extra></extra>"))
-    fig.update_layout(title=dict(text="Do the gradients agree?", font=_FONT),
-                      yaxis=dict(autorange="reversed", scaleanchor="x"), margin=_MARGINS, height=330)
+    fig = go.Figure(
+        go.Heatmap(
+            z=cosines,
+            x=list(names),
+            y=list(names),
+            zmin=-1,
+            zmax=1,
+            colorscale=COSINE_COLOURSCALE,
+            text=[[signed(c) for c in row] for row in cosines],
+            texttemplate="%{text}",
+            textfont=dict(size=15),
+            colorbar=dict(title="cosine", tickvals=[-1, 0, 1]),
+            hovertemplate="%{y} vs %{x}<br>cosine %{z:.3f}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title=dict(text="Do the gradients agree?", font=_FONT),
+        yaxis=dict(autorange="reversed", scaleanchor="x"),
+        margin=_MARGINS,
+        height=330,
+    )
     return fig
 
 
@@ -205,13 +274,15 @@ def cosine_reading(names: Sequence[str], cosines: np.ndarray) -> str:
         how = "pull in opposite directions" if low < -STRONG_CONFLICT else "pull slightly apart"
         return f"{a} and {b} {how} (cosine {signed(low)}); {conflicts} of {len(pairs)} pairs conflict."
     if high < NEAR_ZERO:
-        return (f"No pair really conflicts: every cosine lies between {signed(low)} and {signed(high)}, "
-                "so the gradients are nearly at right angles and the columns want unrelated things.")
-    return (f"No pair really conflicts (lowest cosine {signed(low)}); {c} and {d} agree most "
-            f"({signed(high)}).")
+        return (
+            f"No pair really conflicts: every cosine lies between {signed(low)} and {signed(high)}, "
+            "so the gradients are nearly at right angles and the columns want unrelated things."
+        )
+    return f"No pair really conflicts (lowest cosine {signed(low)}); {c} and {d} agree most ({signed(high)})."
 
 
 # --- the plane of two columns ---------------------------------------------------------------
+
 
 def plane_figure(plane: ColumnPlane, method: str, true_lengths: bool, names: Sequence[str]) -> go.Figure:
     """The two gradients, their plain sum and ``method``'s direction with its construction.
@@ -227,20 +298,40 @@ def plane_figure(plane: ColumnPlane, method: str, true_lengths: bool, names: Seq
         _segment(fig, first, second, "segment between the tips (MGDA-UB searches it)")
         _segment(fig, np.zeros(2), plane.min_norm_point, "closest point to 0", marker=True)
     if method == "pcgrad" and plane.cosine < 0:
-        for name, projected in zip(plane.names, plane.pcgrad_projections):
+        for name, projected in zip(plane.names, plane.pcgrad_projections, strict=True):
             _arrow(fig, shown(projected), colours[name], f"{name} after PCGrad", dash="dot", width=2.5)
         tips += list(plane.pcgrad_projections)
     if method == "imtl-g":
         _equal_angles(fig, plane, shown)
-    for name, gradient in zip(plane.names, plane.gradients):
-        _arrow(fig, shown(gradient), colours[name], name, width=4,
-               label=f"{name}<br>‖g‖ {_short(np.linalg.norm(gradient))}")
+    for name, gradient in zip(plane.names, plane.gradients, strict=True):
+        _arrow(
+            fig,
+            shown(gradient),
+            colours[name],
+            name,
+            width=4,
+            label=f"{name}<br>‖g‖ {_short(np.linalg.norm(gradient))}",
+        )
     # below its tip: the sum often lies along one of the gradients, whose label is above
-    _arrow(fig, shown(plane.plain_sum), METHOD_COLOURS[PLAIN], "plain sum", dash="dash", width=3, label="plain sum",
-           label_below=True)
+    _arrow(
+        fig,
+        shown(plane.plain_sum),
+        METHOD_COLOURS[PLAIN],
+        "plain sum",
+        dash="dash",
+        width=3,
+        label="plain sum",
+        label_below=True,
+    )
     if method != PLAIN:
-        _arrow(fig, shown(plane.directions[method]), METHOD_COLOURS[method], method_label(method), width=5,
-               label=f"<b>{method_label(method)}</b>")
+        _arrow(
+            fig,
+            shown(plane.directions[method]),
+            METHOD_COLOURS[method],
+            method_label(method),
+            width=5,
+            label=f"<b>{method_label(method)}</b>",
+        )
     tips = np.array([shown(v) for v in tips])
     reach = float(np.linalg.norm(tips, axis=1).max()) or 1.0  # all zero: nothing to draw, any frame
     # room around the tips for their labels, most of it on the side the labels are written
@@ -249,14 +340,24 @@ def plane_figure(plane: ColumnPlane, method: str, true_lengths: bool, names: Seq
     fig.update_layout(
         title=dict(text=f"The plane of {plane.names[0]} and {plane.names[1]}", font=_FONT),
         xaxis=dict(range=[low[0], high[0]], zeroline=True, showticklabels=true_lengths, title=None),
-        yaxis=dict(range=[low[1], high[1]], zeroline=True, showticklabels=true_lengths, scaleanchor="x",
-                   title=None),
+        yaxis=dict(range=[low[1], high[1]], zeroline=True, showticklabels=true_lengths, scaleanchor="x", title=None),
         legend=dict(orientation="h", y=-0.1 if true_lengths else -0.02, yanchor="top", x=0.5, xanchor="center"),
-        margin=dict(l=10, r=10, t=56, b=40), height=430, plot_bgcolor="#fbfbfb")
+        margin=dict(l=10, r=10, t=56, b=40),
+        height=430,
+        plot_bgcolor="#fbfbfb",
+    )
     if not true_lengths:
-        fig.add_annotation(xref="paper", yref="paper", x=0.01, y=0.01, xanchor="left", yanchor="bottom",
-                           showarrow=False, text="directions only: every arrow drawn the same length",
-                           font=dict(color=CONSTRUCTION_GREY, size=12))
+        fig.add_annotation(
+            xref="paper",
+            yref="paper",
+            x=0.01,
+            y=0.01,
+            xanchor="left",
+            yanchor="bottom",
+            showarrow=False,
+            text="directions only: every arrow drawn the same length",
+            font=dict(color=CONSTRUCTION_GREY, size=12),
+        )
     return fig
 
 
@@ -265,28 +366,69 @@ def _unit(vector: np.ndarray) -> np.ndarray:
     return vector / length if length > 0 else vector
 
 
-def _arrow(fig: go.Figure, tip: np.ndarray, colour: str, name: str, dash: str = "solid", width: float = 3,
-           label: str | None = None, label_below: bool = False) -> None:
+def _arrow(
+    fig: go.Figure,
+    tip: np.ndarray,
+    colour: str,
+    name: str,
+    dash: str = "solid",
+    width: float = 3,
+    label: str | None = None,
+    label_below: bool = False,
+) -> None:
     if not np.linalg.norm(tip) > 0:
         return
-    fig.add_trace(go.Scatter(x=[0, tip[0]], y=[0, tip[1]], mode="lines", name=name,
-                             line=dict(color=colour, width=width, dash=dash),
-                             hovertemplate=f"{name}<br>(%{{x:.3g}}, %{{y:.3g}})<extra></extra>"))
-    fig.add_annotation(x=tip[0], y=tip[1], ax=0.9 * tip[0], ay=0.9 * tip[1], xref="x", yref="y", axref="x",
-                       ayref="y", showarrow=True, arrowhead=2, arrowsize=1.1, arrowwidth=width, arrowcolor=colour,
-                       text="")
+    fig.add_trace(
+        go.Scatter(
+            x=[0, tip[0]],
+            y=[0, tip[1]],
+            mode="lines",
+            name=name,
+            line=dict(color=colour, width=width, dash=dash),
+            hovertemplate=f"{name}<br>(%{{x:.3g}}, %{{y:.3g}})<extra></extra>",
+        )
+    )
+    fig.add_annotation(
+        x=tip[0],
+        y=tip[1],
+        ax=0.9 * tip[0],
+        ay=0.9 * tip[1],
+        xref="x",
+        yref="y",
+        axref="x",
+        ayref="y",
+        showarrow=True,
+        arrowhead=2,
+        arrowsize=1.1,
+        arrowwidth=width,
+        arrowcolor=colour,
+        text="",
+    )
     if label:
-        fig.add_annotation(x=tip[0], y=tip[1], text=label, showarrow=False, font=dict(color=colour, size=13),
-                           xanchor="left" if tip[0] >= 0 else "right", yanchor="top" if label_below else "bottom",
-                           xshift=6 if tip[0] >= 0 else -6)
+        fig.add_annotation(
+            x=tip[0],
+            y=tip[1],
+            text=label,
+            showarrow=False,
+            font=dict(color=colour, size=13),
+            xanchor="left" if tip[0] >= 0 else "right",
+            yanchor="top" if label_below else "bottom",
+            xshift=6 if tip[0] >= 0 else -6,
+        )
 
 
 def _segment(fig: go.Figure, start: np.ndarray, end: np.ndarray, name: str, marker: bool = False) -> None:
-    fig.add_trace(go.Scatter(
-        x=[start[0], end[0]], y=[start[1], end[1]], mode="lines+markers" if marker else "lines", name=name,
-        line=dict(color=METHOD_COLOURS["mgda-ub"] if marker else CONSTRUCTION_GREY, width=2, dash="dot"),
-        marker=dict(size=[0, 11], symbol="diamond", color=METHOD_COLOURS["mgda-ub"]),
-        hovertemplate=f"{name}<extra></extra>"))
+    fig.add_trace(
+        go.Scatter(
+            x=[start[0], end[0]],
+            y=[start[1], end[1]],
+            mode="lines+markers" if marker else "lines",
+            name=name,
+            line=dict(color=METHOD_COLOURS["mgda-ub"] if marker else CONSTRUCTION_GREY, width=2, dash="dot"),
+            marker=dict(size=[0, 11], symbol="diamond", color=METHOD_COLOURS["mgda-ub"]),
+            hovertemplate=f"{name}<extra></extra>",
+        )
+    )
 
 
 def _equal_angles(fig: go.Figure, plane: ColumnPlane, shown) -> None:
@@ -302,43 +444,65 @@ def _equal_angles(fig: go.Figure, plane: ColumnPlane, shown) -> None:
         towards = math.atan2(gradient[1], gradient[0])
         arc = np.linspace(heading, towards, 24)
         middle = arc[len(arc) // 2]
-        fig.add_trace(go.Scatter(x=radius * np.cos(arc), y=radius * np.sin(arc), mode="lines", showlegend=False,
-                                 line=dict(color=METHOD_COLOURS["imtl-g"], width=2), hoverinfo="skip"))
-        fig.add_annotation(x=1.3 * radius * math.cos(middle), y=1.3 * radius * math.sin(middle),
-                           text=label, showarrow=False,
-                           font=dict(color=METHOD_COLOURS["imtl-g"], size=13))
+        fig.add_trace(
+            go.Scatter(
+                x=radius * np.cos(arc),
+                y=radius * np.sin(arc),
+                mode="lines",
+                showlegend=False,
+                line=dict(color=METHOD_COLOURS["imtl-g"], width=2),
+                hoverinfo="skip",
+            )
+        )
+        fig.add_annotation(
+            x=1.3 * radius * math.cos(middle),
+            y=1.3 * radius * math.sin(middle),
+            text=label,
+            showarrow=False,
+            font=dict(color=METHOD_COLOURS["imtl-g"], size=13),
+        )
 
 
 def plane_reading(plane: ColumnPlane, method: str) -> str:
     (a, b), (length_a, length_b) = plane.names, plane.norms
     if min(length_a, length_b) == 0:
         silent = a if length_a == 0 else b
-        return (f"{silent} has no gradient at this step (nothing of it to learn from this batch), "
-                "so only one arrow is drawn.")
+        return (
+            f"{silent} has no gradient at this step (nothing of it to learn from this batch), "
+            "so only one arrow is drawn."
+        )
     longer, shorter = (a, b) if length_a >= length_b else (b, a)
     ratio = max(length_a, length_b) / min(length_a, length_b)
     angle = f"{math.degrees(math.acos(plane.cosine)):.0f}°"
-    shape = (f"{possessive(longer)} gradient is {_times(ratio)} as long as {possessive(shorter)}, at {angle} to it"
-             if ratio >= 1.1 else f"{possessive(a)} and {possessive(b)} gradients are about as long as each other, "
-                                  f"{angle} apart")
+    shape = (
+        f"{possessive(longer)} gradient is {_times(ratio)} as long as {possessive(shorter)}, at {angle} to it"
+        if ratio >= 1.1
+        else f"{possessive(a)} and {possessive(b)} gradients are about as long as each other, {angle} apart"
+    )
     if method == PLAIN:
         return f"{shape}, so their plain sum points {_angle(plane.plain_sum, plane, longer):.1f}° from {longer}."
     if method == "imtl-g":
         if not np.linalg.norm(plane.directions["imtl-g"]) > 0:
             return f"{shape}: they point in opposite directions, so IMTL-G finds no direction that helps both."
-        return (f"{shape}; IMTL-G picks the direction at equal angles to both "
-                f"({_angle(plane.directions['imtl-g'], plane, a):.0f}°), however long each is.")
+        return (
+            f"{shape}; IMTL-G picks the direction at equal angles to both "
+            f"({_angle(plane.directions['imtl-g'], plane, a):.0f}°), however long each is."
+        )
     if method == "mgda-ub":
         heavier = int(np.argmax(plane.min_norm_weights))
         name = plane.names[heavier]
         away = _angle(plane.directions["mgda-ub"], plane, name)
-        return (f"{shape}; MGDA-UB's closest point to 0 puts {plane.min_norm_weights[heavier]:.0%} of its weight "
-                f"on {name}, so its direction lies {away:.0f}° from {name}.")
+        return (
+            f"{shape}; MGDA-UB's closest point to 0 puts {plane.min_norm_weights[heavier]:.0%} of its weight "
+            f"on {name}, so its direction lies {away:.0f}° from {name}."
+        )
     if plane.cosine >= 0:
         return f"{shape}; they do not conflict (cosine {signed(plane.cosine)}), so PCGrad keeps the plain sum."
-    return (f"{shape}; they conflict (cosine {signed(plane.cosine)}), so PCGrad removes from each the part that "
-            f"opposes the other, and its direction lies {_angle(plane.directions['pcgrad'], plane, a):.0f}° from {a} "
-            f"and {_angle(plane.directions['pcgrad'], plane, b):.0f}° from {b}.")
+    return (
+        f"{shape}; they conflict (cosine {signed(plane.cosine)}), so PCGrad removes from each the part that "
+        f"opposes the other, and its direction lies {_angle(plane.directions['pcgrad'], plane, a):.0f}° from {a} "
+        f"and {_angle(plane.directions['pcgrad'], plane, b):.0f}° from {b}."
+    )
 
 
 def _angle(vector: np.ndarray, plane: ColumnPlane, name: str) -> float:
@@ -349,6 +513,7 @@ def _angle(vector: np.ndarray, plane: ColumnPlane, name: str) -> float:
 
 
 # --- number words ---------------------------------------------------------------------------
+
 
 def signed(value: float) -> str:
     """Two decimals with a true minus sign (and no "−0.00")."""
@@ -367,4 +532,3 @@ def _times(ratio: float) -> str:
 
 def _short(value: float) -> str:
     return f"{value:.3g}"
-

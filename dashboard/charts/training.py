@@ -12,8 +12,10 @@ refreshes, plotly keeps the user's zoom and hidden traces. And a ``hover`` flag:
 dashboard turns hover labels off while training is playing, because setting them up
 on every redraw about doubles the browser's work per refresh; zoom still works.
 """
+
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 
 import altair as alt
@@ -32,8 +34,22 @@ ALIGNED_BLUE = "#2166ac"
 COSINE_COLOURSCALE = [[0.0, CONFLICT_RED], [0.5, NEUTRAL_WHITE], [1.0, ALIGNED_BLUE]]
 OVERLOOKED_COLOUR = "#d62728"
 COLUMN_COLOUR = "#4c78a8"
-COLUMN_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-                  "#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173")
+COLUMN_PALETTE = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+    "#393b79",
+    "#637939",
+    "#8c6d31",
+    "#843c39",
+    "#7b4173",
+)
 SOURCE_COLOURS = {"data": "#3b3b3b", "reconstruction": "#1f77b4", "samples": "#ff7f0e"}
 MAX_BINS = 30
 GRID_BINS = 12  # small multiples have room for fewer bars
@@ -73,9 +89,14 @@ def column_colours(names: Sequence[str]) -> dict[str, str]:
     return {name: COLUMN_PALETTE[i % len(COLUMN_PALETTE)] for i, name in enumerate(names)}
 
 
-def loss_curves(steps: np.ndarray, column_losses: np.ndarray, names: Sequence[str],
-                overlooked: Sequence[str] = (), uirevision: str = "loss",
-                hover: bool = True) -> go.Figure:
+def loss_curves(
+    steps: np.ndarray,
+    column_losses: np.ndarray,
+    names: Sequence[str],
+    overlooked: Sequence[str] = (),
+    uirevision: str = "loss",
+    hover: bool = True,
+) -> go.Figure:
     window = max(1, round(len(steps) * SMOOTHING_SHARE))
     shown = drawn_points(len(steps))
     change = loss_change(column_losses, window)[shown]
@@ -87,73 +108,146 @@ def loss_curves(steps: np.ndarray, column_losses: np.ndarray, names: Sequence[st
     for k in sorted(range(len(names)), key=lambda k: names[k] not in flagged):
         name = names[k]
         is_overlooked = name in flagged
-        fig.add_trace(go.Scatter(
-            x=steps, y=change[:, k], mode="lines" if len(steps) > 1 else "markers", name=name,
-            legendgroup="overlooked" if is_overlooked else "learnt",
-            legendgrouptitle_text="overlooked" if is_overlooked else "not overlooked",
-            line=dict(color=colours[name], width=3.2 if is_overlooked else 1.4),
-            opacity=1.0 if is_overlooked or not flagged else 0.5,
-            hovertemplate=f"{name}<br>step %{{x}}<br>Δ loss %{{y:.3f}} nats<extra></extra>"))
+        fig.add_trace(
+            go.Scatter(
+                x=steps,
+                y=change[:, k],
+                mode="lines" if len(steps) > 1 else "markers",
+                name=name,
+                legendgroup="overlooked" if is_overlooked else "learnt",
+                legendgrouptitle_text="overlooked" if is_overlooked else "not overlooked",
+                line=dict(color=colours[name], width=3.2 if is_overlooked else 1.4),
+                opacity=1.0 if is_overlooked or not flagged else 0.5,
+                hovertemplate=f"{name}<br>step %{{x}}<br>Δ loss %{{y:.3f}} nats<extra></extra>",
+            )
+        )
     fig.add_hline(y=0, line=dict(color="#999", width=1, dash="dot"))
     fig.update_layout(
         title=dict(text="Per-column loss: change since the first step", font=dict(size=15)),
-        xaxis_title="step", yaxis_title="Δ loss (nats per row; lower is better)",
-        legend=dict(font=dict(size=11), groupclick="toggleitem"), margin=_MARGINS, height=380, uirevision=uirevision,
-        hovermode="closest" if hover else False)
+        xaxis_title="step",
+        yaxis_title="Δ loss (nats per row; lower is better)",
+        legend=dict(font=dict(size=11), groupclick="toggleitem"),
+        margin=_MARGINS,
+        height=380,
+        uirevision=uirevision,
+        hovermode="closest" if hover else False,
+    )
     return fig
 
 
-def cosine_heatmap(cosines: np.ndarray, names: Sequence[str], uirevision: str = "cosines",
-                   hover: bool = True) -> go.Figure:
+def cosine_heatmap(
+    cosines: np.ndarray, names: Sequence[str], uirevision: str = "cosines", hover: bool = True
+) -> go.Figure:
     k = len(names)
     cosines = np.asarray(cosines, dtype=np.float64)
     conflicts = int(np.sum(np.triu(cosines < 0, k=1)))
     # The diagonal is 1 by definition: left blank, it does not outshine the pairs.
     shown = np.where(np.eye(k, dtype=bool), np.nan, cosines)
-    fig = go.Figure(go.Heatmap(
-        z=shown, x=list(names), y=list(names), zmin=-1, zmax=1, zmid=0,
-        colorscale=COSINE_COLOURSCALE, colorbar=dict(title="cosine", tickvals=[-1, -0.5, 0, 0.5, 1]),
-        hovertemplate="%{y} vs %{x}<br>cosine %{z:.2f}<extra></extra>"))
+    fig = go.Figure(
+        go.Heatmap(
+            z=shown,
+            x=list(names),
+            y=list(names),
+            zmin=-1,
+            zmax=1,
+            zmid=0,
+            colorscale=COSINE_COLOURSCALE,
+            colorbar=dict(title="cosine", tickvals=[-1, -0.5, 0, 0.5, 1]),
+            hovertemplate="%{y} vs %{x}<br>cosine %{z:.2f}<extra></extra>",
+        )
+    )
     fig.update_layout(
-        title=dict(text=f"Gradient cosines at the last shared layer: {conflicts} of {k * (k - 1) // 2} "
-                        "pairs conflict (red)", font=dict(size=15)),
-        yaxis=dict(autorange="reversed", scaleanchor="x"), xaxis=dict(tickangle=-45),
-        margin=_MARGINS, height=420, uirevision=uirevision, hovermode="closest" if hover else False)
+        title=dict(
+            text=f"Gradient cosines at the last shared layer: {conflicts} of {k * (k - 1) // 2} pairs conflict (red)",
+            font=dict(size=15),
+        ),
+        yaxis=dict(autorange="reversed", scaleanchor="x"),
+        xaxis=dict(tickangle=-45),
+        margin=_MARGINS,
+        height=420,
+        uirevision=uirevision,
+        hovermode="closest" if hover else False,
+    )
     return fig
 
 
-def conflict_counts(steps: np.ndarray, n_conflicts: np.ndarray, n_columns: int,
-                    uirevision: str = "conflicts", hover: bool = True) -> go.Figure:
+def conflict_counts(
+    steps: np.ndarray, n_conflicts: np.ndarray, n_columns: int, uirevision: str = "conflicts", hover: bool = True
+) -> go.Figure:
     pairs = n_columns * (n_columns - 1) // 2
     shown = drawn_points(len(steps))
-    fig = go.Figure(go.Scatter(
-        x=np.asarray(steps)[shown], y=np.asarray(n_conflicts)[shown], mode="lines",
-        line=dict(color=CONFLICT_RED, width=1.6), connectgaps=True,
-        hovertemplate="step %{x}<br>%{y} conflicting pairs<extra></extra>"))
+    fig = go.Figure(
+        go.Scatter(
+            x=np.asarray(steps)[shown],
+            y=np.asarray(n_conflicts)[shown],
+            mode="lines",
+            line=dict(color=CONFLICT_RED, width=1.6),
+            connectgaps=True,
+            hovertemplate="step %{x}<br>%{y} conflicting pairs<extra></extra>",
+        )
+    )
     fig.update_layout(
         title=dict(text="Conflicting pairs over time", font=dict(size=15)),
-        xaxis_title="step", yaxis=dict(title=f"pairs with cosine < 0 (of {pairs})", range=[0, max(1, pairs)]),
-        margin=_MARGINS, height=260, uirevision=uirevision, showlegend=False,
-        hovermode="closest" if hover else False)
+        xaxis_title="step",
+        yaxis=dict(title=f"pairs with cosine < 0 (of {pairs})", range=[0, max(1, pairs)]),
+        margin=_MARGINS,
+        height=260,
+        uirevision=uirevision,
+        showlegend=False,
+        hovermode="closest" if hover else False,
+    )
     return fig
 
 
-def gradient_bars(names: Sequence[str], norms: np.ndarray, weights: np.ndarray, overlooked: Sequence[str] = (),
-                  uirevision: str = "gradients", hover: bool = True) -> go.Figure:
+def gradient_bars(
+    names: Sequence[str],
+    norms: np.ndarray,
+    weights: np.ndarray,
+    overlooked: Sequence[str] = (),
+    uirevision: str = "gradients",
+    hover: bool = True,
+) -> go.Figure:
     flagged = set(overlooked)
     colours = [OVERLOOKED_COLOUR if name in flagged else COLUMN_COLOUR for name in names]
-    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.04,
-                        subplot_titles=("gradient norm (log scale)", "weight the method applied"))
-    fig.add_trace(go.Bar(y=list(names), x=norms, orientation="h", marker_color=colours,
-                         hovertemplate="%{y}<br>norm %{x:.3g}<extra></extra>"), row=1, col=1)
-    fig.add_trace(go.Bar(y=list(names), x=weights, orientation="h", marker_color=colours,
-                         hovertemplate="%{y}<br>weight %{x:.3g}<extra></extra>"), row=1, col=2)
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        shared_yaxes=True,
+        horizontal_spacing=0.04,
+        subplot_titles=("gradient norm (log scale)", "weight the method applied"),
+    )
+    fig.add_trace(
+        go.Bar(
+            y=list(names),
+            x=norms,
+            orientation="h",
+            marker_color=colours,
+            hovertemplate="%{y}<br>norm %{x:.3g}<extra></extra>",
+        ),
+        row=1,
+        col=1,
+    )
+    fig.add_trace(
+        go.Bar(
+            y=list(names),
+            x=weights,
+            orientation="h",
+            marker_color=colours,
+            hovertemplate="%{y}<br>weight %{x:.3g}<extra></extra>",
+        ),
+        row=1,
+        col=2,
+    )
     fig.update_xaxes(type="log", row=1, col=1)
     fig.update_yaxes(autorange="reversed")
     fig.update_layout(
         title=dict(text="Per-column gradients at the last step (overlooked in red)", font=dict(size=15)),
-        margin=dict(l=10, r=10, t=70, b=10), height=max(260, 60 + 22 * len(names)),
-        showlegend=False, uirevision=uirevision, hovermode="closest" if hover else False)
+        margin=dict(l=10, r=10, t=70, b=10),
+        height=max(260, 60 + 22 * len(names)),
+        showlegend=False,
+        uirevision=uirevision,
+        hovermode="closest" if hover else False,
+    )
     return fig
 
 
@@ -169,53 +263,71 @@ def marginal_shares(column: Column, sources: Mapping[str, pd.Series], max_bins: 
     observed = {name: values.dropna() for name, values in sources.items()}
     if column.type.is_discrete_class:
         labels = [str(c) for c in column.categories]
-        counts = {name: pd.Categorical(values, categories=list(column.categories)).value_counts().to_numpy()
-                  for name, values in observed.items()}
+        counts = {
+            name: pd.Categorical(values, categories=list(column.categories)).value_counts().to_numpy()
+            for name, values in observed.items()
+        }
     else:
         reference = next(iter(observed.values())).to_numpy(dtype=np.float64)
         low, high = (float(reference.min()), float(reference.max())) if len(reference) else (0.0, 1.0)
         n_bins = max(1, min(max_bins, len(np.unique(reference))))
         edges = np.linspace(low, high, n_bins + 1) if high > low else np.array([low - 0.5, low + 0.5])
-        labels = [f"{_short(a)} – {_short(b)}" for a, b in zip(edges[:-1], edges[1:])]
-        counts = {name: np.histogram(np.clip(values.to_numpy(dtype=np.float64), edges[0], edges[-1]), edges)[0]
-                  for name, values in observed.items()}
+        labels = [f"{_short(a)} – {_short(b)}" for a, b in itertools.pairwise(edges)]
+        counts = {
+            name: np.histogram(np.clip(values.to_numpy(dtype=np.float64), edges[0], edges[-1]), edges)[0]
+            for name, values in observed.items()
+        }
     rows = []
     for name, count in counts.items():
         total = count.sum()
         shares = count / total if total else np.zeros(len(count))
-        rows.extend({"label": label, "position": i, "source": name, "share": float(share)}
-                    for i, (label, share) in enumerate(zip(labels, shares)))
+        rows.extend(
+            {"label": label, "position": i, "source": name, "share": float(share)}
+            for i, (label, share) in enumerate(zip(labels, shares, strict=True))
+        )
     return pd.DataFrame(rows, columns=["label", "position", "source", "share"])
 
 
-def marginal_chart(column: Column, shares: pd.DataFrame, uirevision: str = "marginal",
-                   hover: bool = True) -> go.Figure:
+def marginal_chart(column: Column, shares: pd.DataFrame, uirevision: str = "marginal", hover: bool = True) -> go.Figure:
     """One column: the data as bars, the reconstruction and the samples as lines over them."""
     fig = go.Figure()
     for source, part in shares.groupby("source", sort=False):
         part = part.sort_values("position")
-        style = dict(x=part["label"], y=part["share"], name=source, marker_color=SOURCE_COLOURS.get(source),
-                     hovertemplate=f"{source}<br>%{{x}}<br>share %{{y:.3f}}<extra></extra>")
+        style = dict(
+            x=part["label"],
+            y=part["share"],
+            name=source,
+            marker_color=SOURCE_COLOURS.get(source),
+            hovertemplate=f"{source}<br>%{{x}}<br>share %{{y:.3f}}<extra></extra>",
+        )
         if source == "data":
             fig.add_trace(go.Bar(opacity=0.45, **style))
         else:
-            fig.add_trace(go.Scatter(mode="lines+markers", line=dict(color=SOURCE_COLOURS.get(source), width=2.2),
-                                     **style))
+            fig.add_trace(
+                go.Scatter(mode="lines+markers", line=dict(color=SOURCE_COLOURS.get(source), width=2.2), **style)
+            )
     fig.update_layout(
-        title=dict(text=f"{column.name} ({column.type.value}): data vs reconstruction vs samples",
-                   font=dict(size=15)),
-        bargap=0.08, yaxis=dict(title="share of rows", tickformat=".0%"), xaxis=dict(type="category", tickangle=-35),
+        title=dict(text=f"{column.name} ({column.type.value}): data vs reconstruction vs samples", font=dict(size=15)),
+        bargap=0.08,
+        yaxis=dict(title="share of rows", tickformat=".0%"),
+        xaxis=dict(type="category", tickangle=-35),
         legend=dict(orientation="h", y=1.02, yanchor="bottom", x=1, xanchor="right"),
-        margin=dict(l=10, r=10, t=70, b=10), height=380, uirevision=uirevision,
-        hovermode="closest" if hover else False)
+        margin=dict(l=10, r=10, t=70, b=10),
+        height=380,
+        uirevision=uirevision,
+        hovermode="closest" if hover else False,
+    )
     return fig
 
 
 def marginal_grid(shares_by_column: pd.DataFrame, columns_per_row: int = 4) -> alt.FacetChart:
     """Small multiples, one panel per column (field ``column``): the data as bars, the
     reconstruction and the samples as lines over them."""
-    colours = alt.Color("source:N", scale=alt.Scale(domain=list(SOURCE_COLOURS), range=list(SOURCE_COLOURS.values())),
-                        legend=alt.Legend(orient="top", title=None))
+    colours = alt.Color(
+        "source:N",
+        scale=alt.Scale(domain=list(SOURCE_COLOURS), range=list(SOURCE_COLOURS.values())),
+        legend=alt.Legend(orient="top", title=None),
+    )
     base = alt.Chart().encode(
         x=alt.X("position:O", axis=alt.Axis(labels=False, ticks=False, title=None)),
         y=alt.Y("share:Q", axis=alt.Axis(title=None, format="%")),
@@ -224,11 +336,17 @@ def marginal_grid(shares_by_column: pd.DataFrame, columns_per_row: int = 4) -> a
     )
     bars = base.transform_filter(alt.datum.source == "data").mark_bar(opacity=0.45)
     lines = base.transform_filter(alt.datum.source != "data").mark_line(
-        strokeWidth=1.8, point=alt.OverlayMarkDef(size=16))
-    return alt.layer(bars, lines, data=shares_by_column).properties(width=210, height=110).facet(
-        facet=alt.Facet("column:N", title=None, sort=list(dict.fromkeys(shares_by_column["column"]))),
-        columns=columns_per_row,
-    ).resolve_scale(x="independent", y="independent")
+        strokeWidth=1.8, point=alt.OverlayMarkDef(size=16)
+    )
+    return (
+        alt.layer(bars, lines, data=shares_by_column)
+        .properties(width=210, height=110)
+        .facet(
+            facet=alt.Facet("column:N", title=None, sort=list(dict.fromkeys(shares_by_column["column"]))),
+            columns=columns_per_row,
+        )
+        .resolve_scale(x="independent", y="independent")
+    )
 
 
 def error_table(scores: Sequence[ColumnScore], previous: Sequence[ColumnScore] | None = None) -> pd.DataFrame:
@@ -239,13 +357,22 @@ def error_table(scores: Sequence[ColumnScore], previous: Sequence[ColumnScore] |
     for s in scores:
         ratio = s.error / s.baseline_error if s.baseline_error > 0 else np.nan
         change = s.error - before[s.name] if s.name in before else np.nan
-        rows.append({"column": s.name, "type": s.type.value, "error": s.error, "baseline": s.baseline_error,
-                     "error / baseline": ratio, "overlooked": bool(s.overlooked), "change": change,
-                     "trend": _trend(change)})
-    frame = pd.DataFrame(rows, columns=["column", "type", "error", "baseline", "error / baseline", "overlooked",
-                                        "change", "trend"])
-    return frame.sort_values("error / baseline", ascending=False, na_position="last", kind="stable",
-                             ignore_index=True)
+        rows.append(
+            {
+                "column": s.name,
+                "type": s.type.value,
+                "error": s.error,
+                "baseline": s.baseline_error,
+                "error / baseline": ratio,
+                "overlooked": bool(s.overlooked),
+                "change": change,
+                "trend": _trend(change),
+            }
+        )
+    frame = pd.DataFrame(
+        rows, columns=["column", "type", "error", "baseline", "error / baseline", "overlooked", "change", "trend"]
+    )
+    return frame.sort_values("error / baseline", ascending=False, na_position="last", kind="stable", ignore_index=True)
 
 
 def _trend(change: float) -> str:

@@ -1,5 +1,6 @@
 """The data view: pick a sample or upload a CSV, look at the table, and correct the
 inferred schema (a type per column with its reason; columns can be excluded)."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -19,9 +20,14 @@ def render() -> None:
     with source:
         _sample_picker(state)
     with upload:
-        st.file_uploader(f"Upload a CSV (up to {UPLOAD_LIMIT_MB} MB)", type=["csv", "tsv", "txt"], key="upload",
-                         on_change=_on_upload, args=(state,),
-                         help="A header row; comma, semicolon or tab separated; empty cells or NA for missing values.")
+        st.file_uploader(
+            f"Upload a CSV (up to {UPLOAD_LIMIT_MB} MB)",
+            type=["csv", "tsv", "txt"],
+            key="upload",
+            on_change=_on_upload,
+            args=(state,),
+            help="A header row; comma, semicolon or tab separated; empty cells or NA for missing values.",
+        )
     if "data" in state.messages:
         st.error(state.messages["data"], icon="⚠️")
     _summary(state)
@@ -69,26 +75,39 @@ def _summary(state: DashboardState) -> None:
 
 
 def _schema_editor(state: DashboardState) -> None:
-    st.markdown("**Schema** · a type per column, with the reason for it", help=(
-        "Change a type or exclude a column here; the model uses the new schema after **Apply**. "
-        "A type the data cannot hold is refused with the reason, and the schema stays as it was."))
+    st.markdown(
+        "**Schema** · a type per column, with the reason for it",
+        help=(
+            "Change a type or exclude a column here; the model uses the new schema after **Apply**. "
+            "A type the data cannot hold is refused with the reason, and the schema stays as it was."
+        ),
+    )
     frame = _schema_frame(state)
     key = f"schema_editor_{state.schema_version}"
-    st.data_editor(frame, key=key, hide_index=True, width="stretch", height=min(560, 38 + 35 * len(frame)),
-                   on_change=_on_schema_edit, args=(state, key),
-                   disabled=["column", "classes", "reason"],
-                   column_config={
-                       "type": st.column_config.SelectboxColumn(options=TYPES, required=True),
-                       "excluded": st.column_config.CheckboxColumn(),
-                       "classes": st.column_config.TextColumn(help="Number of classes of a class column."),
-                       "reason": st.column_config.TextColumn(width="large"),
-                   })
+    st.data_editor(
+        frame,
+        key=key,
+        hide_index=True,
+        width="stretch",
+        height=min(560, 38 + 35 * len(frame)),
+        on_change=_on_schema_edit,
+        args=(state, key),
+        disabled=["column", "classes", "reason"],
+        column_config={
+            "type": st.column_config.SelectboxColumn(options=TYPES, required=True),
+            "excluded": st.column_config.CheckboxColumn(),
+            "classes": st.column_config.TextColumn(help="Number of classes of a class column."),
+            "reason": st.column_config.TextColumn(width="large"),
+        },
+    )
     if "schema" in state.messages:
         st.error(state.messages["schema"], icon="⚠️")
     if state.schema_pending:
         note, apply, discard = st.columns([4, 1, 1], vertical_alignment="center")
-        note.info("Schema edited: the model still uses the previous one. Apply rebuilds it (the run restarts).",
-                  icon=":material/pending:")
+        note.info(
+            "Schema edited: the model still uses the previous one. Apply rebuilds it (the run restarts).",
+            icon=":material/pending:",
+        )
         apply.button("Apply", key="apply_schema", type="primary", on_click=state.apply, width="stretch")
         discard.button("Discard edits", key="discard_schema", on_click=state.discard_schema_edits, width="stretch")
     if "config" in state.messages:
@@ -97,9 +116,18 @@ def _schema_editor(state: DashboardState) -> None:
 
 def _schema_frame(state: DashboardState) -> pd.DataFrame:
     # numerical columns have no classes: an empty cell (a missing number would read "None")
-    return pd.DataFrame([{"column": c.name, "type": c.type.value, "excluded": c.excluded,
-                          "classes": "" if c.n_classes is None else str(c.n_classes), "reason": c.reason}
-                         for c in state.schema.columns])
+    return pd.DataFrame(
+        [
+            {
+                "column": c.name,
+                "type": c.type.value,
+                "excluded": c.excluded,
+                "classes": "" if c.n_classes is None else str(c.n_classes),
+                "reason": c.reason,
+            }
+            for c in state.schema.columns
+        ]
+    )
 
 
 def _on_schema_edit(state: DashboardState, key: str) -> None:

@@ -8,6 +8,7 @@ and redraws the live panel. Everything a link should carry (stage, columns of th
 plane, the fix, seed, presenter mode) lives in a ``LessonSetup`` mirrored into the page's
 address, so a teacher can hand the class the exact same lesson.
 """
+
 from __future__ import annotations
 
 import time
@@ -18,14 +19,39 @@ import pandas as pd
 import streamlit as st
 
 from core.errors import DataError, TrainingError
-from core.lesson import (LESSON_COLUMNS, LESSON_METHODS, LESSON_STEPS, LESSON_TARGET, MAX_SEED, PLAIN, STAGES,
-                         LessonRun, LessonSetup, column_plane)
+from core.lesson import (
+    LESSON_COLUMNS,
+    LESSON_METHODS,
+    LESSON_STEPS,
+    LESSON_TARGET,
+    MAX_SEED,
+    PLAIN,
+    STAGES,
+    LessonRun,
+    LessonSetup,
+    column_plane,
+)
 from core.metrics import ColumnScore
 from core.trainer import StepRecord
-from dashboard.charts.lesson import (METHOD_LABELS, NEAR_ZERO, alignment_bars, alignment_reading, conflict_curves,
-                                     conflict_reading, cosine_grid, cosine_reading, curve_reading, error_curves,
-                                     method_label, pair_trend, plane_figure, plane_reading, possessive, signed,
-                                     verdict_reading)
+from dashboard.charts.lesson import (
+    METHOD_LABELS,
+    NEAR_ZERO,
+    alignment_bars,
+    alignment_reading,
+    conflict_curves,
+    conflict_reading,
+    cosine_grid,
+    cosine_reading,
+    curve_reading,
+    error_curves,
+    method_label,
+    pair_trend,
+    plane_figure,
+    plane_reading,
+    possessive,
+    signed,
+    verdict_reading,
+)
 
 SESSION_KEY = "lesson"
 VIEW_PARAMETER = "view"
@@ -41,23 +67,23 @@ COLUMN_STORIES = {
 }
 FIX_STORIES = {
     "imtl-g": "IMTL-G combines the gradients so that the step makes **the same angle with every column's "
-              "gradient**, then gives it the length the sum would have had. However long one gradient is, "
-              "it cannot drown the others.",
+    "gradient**, then gives it the length the sum would have had. However long one gradient is, "
+    "it cannot drown the others.",
     "mgda-ub": "MGDA-UB steps along **the shortest weighted average** of the column gradients (the point of "
-               "their convex hull closest to 0): a direction that improves every column, at the pace of the "
-               "one that is hardest to improve.",
+    "their convex hull closest to 0): a direction that improves every column, at the pace of the "
+    "one that is hardest to improve.",
     "pcgrad": "PCGrad looks at each pair of columns; where two gradients **conflict** (cosine below 0) it "
-              "removes from each the part that opposes the other, then adds them up.",
+    "removes from each the part that opposes the other, then adds them up.",
 }
 GEOMETRY_STORIES = {
     PLAIN: "The plain sum is the diagonal of the parallelogram: it leans towards the longer gradient, "
-           "however little the other column counts.",
+    "however little the other column counts.",
     "pcgrad": "PCGrad only acts on **conflict**: if the angle is above 90°, each gradient loses the part that "
-              "points against the other. Below 90° it is the plain sum.",
+    "points against the other. Below 90° it is the plain sum.",
     "mgda-ub": "MGDA-UB takes the point of the segment between the two tips that is closest to 0 (switch on "
-               "*true lengths* to see it). That favours the **shorter** gradient, often entirely.",
+    "*true lengths* to see it). That favours the **shorter** gradient, often entirely.",
     "imtl-g": "IMTL-G bisects the angle between the two gradients: equal angles to both, whatever their "
-              "lengths. Neither column is favoured.",
+    "lengths. Neither column is favoured.",
 }
 PRESENTER_CSS = """
 <style>
@@ -83,11 +109,13 @@ class LessonState:
 
 # --- the link ---------------------------------------------------------------------------
 
+
 def _write_link(state: LessonState) -> None:
     st.query_params.update({VIEW_PARAMETER: VIEW_VALUE, **state.setup.to_query()})
 
 
 # --- the state --------------------------------------------------------------------------
+
 
 def get_lesson() -> LessonState:
     """This session's lesson, set up from the address on its first visit."""
@@ -156,6 +184,7 @@ def _bind(key: str, value) -> None:
 
 # --- the page -----------------------------------------------------------------------------
 
+
 def render() -> None:
     state = get_lesson()
     _write_link(state)
@@ -163,8 +192,12 @@ def render() -> None:
         st.html(PRESENTER_CSS)
     _header(state)
     if state.link_problems:
-        st.warning("This link had values the lesson cannot use, so their defaults are shown: "
-                   + "; ".join(state.link_problems) + ".", icon=":material/link_off:")
+        st.warning(
+            "This link had values the lesson cannot use, so their defaults are shown: "
+            + "; ".join(state.link_problems)
+            + ".",
+            icon=":material/link_off:",
+        )
     if state.message:
         st.error(state.message, icon="⚠️")
     # presenting, the charts get more room: the text is read out, the charts are what the room looks at
@@ -185,13 +218,19 @@ def render() -> None:
 
 def _header(state: LessonState) -> None:
     title, toggle = st.columns([5, 1], vertical_alignment="center")
-    steps = [f":blue-background[**{n} · {name}**]" if n == state.setup.stage else f"{n} · {name}"
-             for n, name in STAGES.items()]
+    steps = [
+        f":blue-background[**{n} · {name}**]" if n == state.setup.stage else f"{n} · {name}"
+        for n, name in STAGES.items()
+    ]
     title.markdown("#### Learn: why a model overlooks a column &nbsp;&nbsp; " + " → ".join(steps))
     _bind("lesson_presenter", state.setup.presenter)
-    toggle.toggle("Presenter mode", key="lesson_presenter", on_change=_change_setup,
-                  args=(state, "presenter", "lesson_presenter"),
-                  help="Larger text, no settings; the address keeps the lesson's setup to share with a class.")
+    toggle.toggle(
+        "Presenter mode",
+        key="lesson_presenter",
+        on_change=_change_setup,
+        args=(state, "presenter", "lesson_presenter"),
+        help="Larger text, no settings; the address keeps the lesson's setup to share with a class.",
+    )
 
 
 def _run_name(method: str) -> str:
@@ -199,11 +238,20 @@ def _run_name(method: str) -> str:
 
 
 def _next_button(label: str, key: str, on_click, *args, disabled: bool = False) -> None:
-    st.button(label, key=key, type="primary", icon=":material/arrow_forward:", icon_position="right",
-              on_click=on_click, args=args, disabled=disabled)
+    st.button(
+        label,
+        key=key,
+        type="primary",
+        icon=":material/arrow_forward:",
+        icon_position="right",
+        on_click=on_click,
+        args=args,
+        disabled=disabled,
+    )
 
 
 # --- stage 1: guess ---------------------------------------------------------------------------
+
 
 def _guess_text(state: LessonState) -> None:
     st.markdown("### Why would a model ignore a column?")
@@ -212,12 +260,20 @@ def _guess_text(state: LessonState) -> None:
         "network's weights (the encoder and the decoder's trunk), and each pulls them its own way; plain "
         "training moves them along the **sum** of those pulls, the columns' gradients. When one column pulls "
         "much harder than another, the weaker one can be **overlooked**: the model does no better on it than "
-        "always guessing its mean or its most common class.")
+        "always guessing its mean or its most common class."
+    )
     st.markdown("Each row of the table on the right is one day at one store of a chain:")
     st.markdown("\n".join(f"- **{name}**: {COLUMN_STORIES[name]}" for name in LESSON_COLUMNS))
     _bind("lesson_guess", state.guess)
-    st.radio("Your guess: which column will plain training overlook?", LESSON_COLUMNS, index=None,
-             key="lesson_guess", horizontal=True, on_change=_remember_guess, args=(state,))
+    st.radio(
+        "Your guess: which column will plain training overlook?",
+        LESSON_COLUMNS,
+        index=None,
+        key="lesson_guess",
+        horizontal=True,
+        on_change=_remember_guess,
+        args=(state,),
+    )
     _next_button("Train without help", "lesson_train_plain", _go_to, state, 2, disabled=state.guess is None)
     if state.guess is None:
         st.caption("Make your guess first.")
@@ -237,10 +293,13 @@ def _table_preview(state: LessonState) -> None:
 
 # --- stage 2: plain training ---------------------------------------------------------------------
 
+
 def _plain_text(state: LessonState) -> None:
     st.markdown("### Plain training")
-    st.markdown(f"The model trains for {LESSON_STEPS} steps. Each step moves the shared weights along the "
-                "plain **sum** of the three columns' gradients, computed on all the training rows at once.")
+    st.markdown(
+        f"The model trains for {LESSON_STEPS} steps. Each step moves the shared weights along the "
+        "plain **sum** of the three columns' gradients, computed on all the training rows at once."
+    )
     if not _complete(state, PLAIN):
         st.caption("Training… watch the error of each column and how each step lines up with them.")
         return
@@ -265,25 +324,33 @@ def _why_overlooked(state: LessonState) -> str:
     target = names.index(LESSON_TARGET)
     ratio = norms.max() / norms[target] if norms[target] > 0 else float("inf")
     now = pair_trend(state.run.pair_cosines(PLAIN, longest, LESSON_TARGET))[0]
-    angle = (f"at right angles to it (cosine {signed(now)} over the last steps): {longest} does not fight "
-             f"{LESSON_TARGET}, it **drowns it out**" if abs(now) <= NEAR_ZERO else
-             f"at cosine {signed(now)} to it over the last steps")
-    return (f"**Why?** visitors counts thousands of people a day, and a likelihood on counts that large is "
-            f"very sharp, so its gradient is long. At the last step {possessive(longest)} gradient was "
-            f"**{ratio:,.0f}×** as long as {possessive(LESSON_TARGET)}, and {angle}. Their sum is "
-            f"{possessive(longest)} pull with next to nothing of {possessive(LESSON_TARGET)} in it. See how the "
-            "step lines up with each column, and the arrows in the plane of two columns.")
+    angle = (
+        f"at right angles to it (cosine {signed(now)} over the last steps): {longest} does not fight "
+        f"{LESSON_TARGET}, it **drowns it out**"
+        if abs(now) <= NEAR_ZERO
+        else f"at cosine {signed(now)} to it over the last steps"
+    )
+    return (
+        f"**Why?** visitors counts thousands of people a day, and a likelihood on counts that large is "
+        f"very sharp, so its gradient is long. At the last step {possessive(longest)} gradient was "
+        f"**{ratio:,.0f}×** as long as {possessive(LESSON_TARGET)}, and {angle}. Their sum is "
+        f"{possessive(longest)} pull with next to nothing of {possessive(LESSON_TARGET)} in it. See how the "
+        "step lines up with each column, and the arrows in the plane of two columns."
+    )
 
 
 # --- stage 3: the fix -----------------------------------------------------------------------------
+
 
 def _fix_text(state: LessonState) -> None:
     fix = state.setup.method
     st.markdown(f"### The fix: {method_label(fix)}")
     st.markdown(FIX_STORIES[fix])
-    st.markdown("The model starts again from **the very same initial weights**; only the way the "
-                "gradients are combined differs. Watch the cosine between visitors and region: once region "
-                "has a say, the two compete for the same latent code.")
+    st.markdown(
+        "The model starts again from **the very same initial weights**; only the way the "
+        "gradients are combined differs. Watch the cosine between visitors and region: once region "
+        "has a say, the two compete for the same latent code."
+    )
     if not _complete(state, fix):
         st.caption(f"Training with {method_label(fix)}…")
         return
@@ -295,8 +362,11 @@ def _fix_text(state: LessonState) -> None:
     if after.overlooked:
         st.warning(f"{change}: with {method_label(fix)} it is still overlooked.", icon=":material/warning:")
     elif others:
-        st.warning(f"{change}, but now {' and '.join(others)} {'is' if len(others) == 1 else 'are'} overlooked: "
-                   f"{method_label(fix)} overcorrects.", icon=":material/warning:")
+        st.warning(
+            f"{change}, but now {' and '.join(others)} {'is' if len(others) == 1 else 'are'} overlooked: "
+            f"{method_label(fix)} overcorrects.",
+            icon=":material/warning:",
+        )
     else:
         st.success(f"{change}: it is no longer overlooked, and no other column is.", icon=":material/check_circle:")
     first, second = state.setup.columns
@@ -306,14 +376,16 @@ def _fix_text(state: LessonState) -> None:
 
 # --- stage 4: why it works --------------------------------------------------------------------------
 
+
 def _why_text(state: LessonState) -> None:
     st.markdown("### Why it works")
-    st.markdown("Take one step of training and look at two columns at a time, in the plane their gradients "
-                "span. Pick a way of combining them to see the direction it takes.")
+    st.markdown(
+        "Take one step of training and look at two columns at a time, in the plane their gradients "
+        "span. Pick a way of combining them to see the direction it takes."
+    )
     method = st.session_state.get("lesson_geometry_method", state.setup.method)
     st.markdown(GEOMETRY_STORIES[method])
-    st.button("Start over", key="lesson_start_over", icon=":material/restart_alt:", on_click=_start_over,
-              args=(state,))
+    st.button("Start over", key="lesson_start_over", icon=":material/restart_alt:", on_click=_start_over, args=(state,))
 
 
 def _why_panel(state: LessonState) -> None:
@@ -321,11 +393,18 @@ def _why_panel(state: LessonState) -> None:
     runs = {PLAIN: "last step of plain training", fix: f"last step with {method_label(fix)}"}
     left, right = st.columns(2)
     with left:
-        shown_run = st.segmented_control("Step", list(runs), key="lesson_geometry_run", default=PLAIN,
-                                         required=True, format_func=runs.get)
+        shown_run = st.segmented_control(
+            "Step", list(runs), key="lesson_geometry_run", default=PLAIN, required=True, format_func=runs.get
+        )
     with right:
-        method = st.segmented_control("Combine by", [PLAIN, *LESSON_METHODS], key="lesson_geometry_method",
-                                      default=fix, required=True, format_func=METHOD_LABELS.get)
+        method = st.segmented_control(
+            "Combine by",
+            [PLAIN, *LESSON_METHODS],
+            key="lesson_geometry_method",
+            default=fix,
+            required=True,
+            format_func=METHOD_LABELS.get,
+        )
     _plane(state, state.run.latest.get(shown_run), method, "lesson_plane_why")
     _summary(state)
 
@@ -335,9 +414,15 @@ def _summary(state: LessonState) -> None:
     if not (_complete(state, PLAIN) and _complete(state, fix)):
         return
     rows = []
-    for before, after in zip(state.run.evaluations[PLAIN].scores, state.run.evaluations[fix].scores):
-        rows.append({"column": before.name, "baseline": before.baseline_error,
-                     "plain sum": _scored(before), method_label(fix): _scored(after)})
+    for before, after in zip(state.run.evaluations[PLAIN].scores, state.run.evaluations[fix].scores, strict=True):
+        rows.append(
+            {
+                "column": before.name,
+                "baseline": before.baseline_error,
+                "plain sum": _scored(before),
+                method_label(fix): _scored(after),
+            }
+        )
     st.markdown(f"**Errors after {LESSON_STEPS} steps** · validation rows · ⚠ overlooked")
     st.table(pd.DataFrame(rows).set_index("column").style.format({"baseline": "{:.3f}"}))
 
@@ -347,6 +432,7 @@ def _scored(score: ColumnScore) -> str:
 
 
 # --- the live panel (stages 2 and 3) -------------------------------------------------------------------
+
 
 def _live(state: LessonState) -> None:
     # Draw first, then train: while a refresh trains, what it drew stays crisp instead
@@ -369,10 +455,18 @@ def _panel(state: LessonState) -> None:
         _verdict(state, method)
         if record is not None:
             names, diagnostics = state.run.names, record.diagnostics
-            _chart(state, alignment_bars(names, diagnostics.direction_cosines, method), "lesson_alignment",
-                   alignment_reading(names, diagnostics.direction_cosines, method))
-            _chart(state, cosine_grid(names, diagnostics.cosines), "lesson_cosines",
-                   cosine_reading(names, diagnostics.cosines))
+            _chart(
+                state,
+                alignment_bars(names, diagnostics.direction_cosines, method),
+                "lesson_alignment",
+                alignment_reading(names, diagnostics.direction_cosines, method),
+            )
+            _chart(
+                state,
+                cosine_grid(names, diagnostics.cosines),
+                "lesson_cosines",
+                cosine_reading(names, diagnostics.cosines),
+            )
     with right:
         _curves(state)
         _conflict(state)
@@ -395,8 +489,15 @@ def _verdict(state: LessonState, method: str) -> None:
     evaluation = state.run.evaluations[method]
     step = state.run.curves[method][-1].step
     st.markdown(f"**Per-column error** · validation rows, step {step}")
-    rows = [{"column": s.name, "error": s.error, "guessing": s.baseline_error,
-             "verdict": "overlooked" if s.overlooked else "learnt"} for s in evaluation.scores]
+    rows = [
+        {
+            "column": s.name,
+            "error": s.error,
+            "guessing": s.baseline_error,
+            "verdict": "overlooked" if s.overlooked else "learnt",
+        }
+        for s in evaluation.scores
+    ]
     table = pd.DataFrame(rows).set_index("column")
     st.table(table.style.format({"error": "{:.3f}", "guessing": "{:.3f}"}).apply(_overlooked_row, axis=1))
     _reading(verdict_reading(evaluation.scores))
@@ -413,8 +514,12 @@ def _curves(state: LessonState) -> None:
     curves = {m: state.run.curves[m] for m in shown if m in state.run.curves}
     k = state.run.names.index(LESSON_TARGET)
     baseline = state.run.evaluations[PLAIN].scores[k].baseline_error
-    _chart(state, error_curves(curves, state.run.names, LESSON_TARGET, baseline), "lesson_curves",
-           curve_reading(curves, state.run.names, LESSON_TARGET, baseline))
+    _chart(
+        state,
+        error_curves(curves, state.run.names, LESSON_TARGET, baseline),
+        "lesson_curves",
+        curve_reading(curves, state.run.names, LESSON_TARGET, baseline),
+    )
 
 
 def _conflict(state: LessonState) -> None:
@@ -422,8 +527,7 @@ def _conflict(state: LessonState) -> None:
     first, second = state.setup.columns
     shown = [PLAIN] if state.setup.stage == 2 else [PLAIN, state.setup.method]
     cosines = {m: state.run.pair_cosines(m, first, second) for m in shown if m in state.run.cosines}
-    _chart(state, conflict_curves(cosines, first, second), "lesson_conflict",
-           conflict_reading(cosines, first, second))
+    _chart(state, conflict_curves(cosines, first, second), "lesson_conflict", conflict_reading(cosines, first, second))
 
 
 def _plane(state: LessonState, record: StepRecord | None, method: str, key: str) -> None:
@@ -431,13 +535,14 @@ def _plane(state: LessonState, record: StepRecord | None, method: str, key: str)
     _bind(f"{key}_first", setup.columns[0])
     _bind(f"{key}_second", setup.columns[1])
     first, second = st.columns(2)
-    first.selectbox("Plane of column", LESSON_COLUMNS, key=f"{key}_first", on_change=_change_columns,
-                    args=(state, key))
-    second.selectbox("and column", LESSON_COLUMNS, key=f"{key}_second", on_change=_change_columns,
-                     args=(state, key))
-    true_lengths = st.toggle("True lengths", key=f"{key}_lengths",
-                             help="On: arrows at their true lengths. Off: every arrow has the same length, "
-                                  "so a very short gradient stays visible (its length is in its label).")
+    first.selectbox("Plane of column", LESSON_COLUMNS, key=f"{key}_first", on_change=_change_columns, args=(state, key))
+    second.selectbox("and column", LESSON_COLUMNS, key=f"{key}_second", on_change=_change_columns, args=(state, key))
+    true_lengths = st.toggle(
+        "True lengths",
+        key=f"{key}_lengths",
+        help="On: arrows at their true lengths. Off: every arrow has the same length, "
+        "so a very short gradient stays visible (its length is in its label).",
+    )
     if record is None:
         st.caption("The arrows appear after the first step.")
         return
@@ -446,8 +551,9 @@ def _plane(state: LessonState, record: StepRecord | None, method: str, key: str)
     except DataError as error:
         st.info(str(error), icon=":material/info:")
         return
-    _chart(state, plane_figure(plane, method, true_lengths, state.run.names), f"{key}_chart",
-           plane_reading(plane, method))
+    _chart(
+        state, plane_figure(plane, method, true_lengths, state.run.names), f"{key}_chart", plane_reading(plane, method)
+    )
 
 
 def _change_columns(state: LessonState, key: str) -> None:
@@ -469,17 +575,31 @@ def _reading(text: str) -> None:
 
 # --- settings (hidden in presenter mode) -------------------------------------------------------------
 
+
 def _settings(state: LessonState) -> None:
     with st.expander("Lesson settings", icon=":material/tune:"):
         _bind("lesson_method", state.setup.method)
         _bind("lesson_seed", state.setup.seed)
-        st.selectbox("The fix", LESSON_METHODS, key="lesson_method", format_func=METHOD_LABELS.get,
-                     on_change=_change_setup, args=(state, "method", "lesson_method"),
-                     help="The method stage 3 switches on. The lesson is tuned for IMTL-G; the others "
-                          "show how differently methods behave on the same table.")
-        st.number_input("Seed", key="lesson_seed", min_value=0, max_value=MAX_SEED, step=1,
-                        on_change=_change_setup, args=(state, "seed", "lesson_seed"),
-                        help="The model's initial weights and the noise of its latent samples. The table stays the same.")
+        st.selectbox(
+            "The fix",
+            LESSON_METHODS,
+            key="lesson_method",
+            format_func=METHOD_LABELS.get,
+            on_change=_change_setup,
+            args=(state, "method", "lesson_method"),
+            help="The method stage 3 switches on. The lesson is tuned for IMTL-G; the others "
+            "show how differently methods behave on the same table.",
+        )
+        st.number_input(
+            "Seed",
+            key="lesson_seed",
+            min_value=0,
+            max_value=MAX_SEED,
+            step=1,
+            on_change=_change_setup,
+            args=(state, "seed", "lesson_seed"),
+            help="The model's initial weights and the noise of its latent samples. The table stays the same.",
+        )
         query = urlencode({VIEW_PARAMETER: VIEW_VALUE, **state.setup.to_query()}, safe=",")
         link = f"{st.context.url or ''}?{query}"
         st.caption("This page's address holds the lesson's setup: share it and others open the same step.")

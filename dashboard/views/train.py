@@ -5,6 +5,7 @@ REFRESH_SECONDS, see dashboard/state.py), trains and redraws the live part
 (counters, the error table, the charts). Everything else -- controls,
 messages, exports -- is drawn on full reruns only, that is after a click.
 """
+
 from __future__ import annotations
 
 import pandas as pd
@@ -13,11 +14,28 @@ import streamlit as st
 from core.models import MODEL_DESCRIPTIONS, MODELS
 from core.mtl import METHODS, PROJECTION, WEIGHTING
 from core.schema import Column
-from dashboard.charts.training import (GRID_BINS, MAX_BINS, conflict_counts, cosine_heatmap, error_table,
-                                       gradient_bars, loss_curves, marginal_chart, marginal_grid, marginal_shares)
+from dashboard.charts.training import (
+    GRID_BINS,
+    MAX_BINS,
+    conflict_counts,
+    cosine_heatmap,
+    error_table,
+    gradient_bars,
+    loss_curves,
+    marginal_chart,
+    marginal_grid,
+    marginal_shares,
+)
 from dashboard.exports import histories_json, history_frame, metrics_frame
-from dashboard.state import (EVALUATION_ROWS, FRAGMENT_TIMER_SECONDS, REFRESH_SECONDS, DashboardState, Marginals,
-                             Snapshot, get_state)
+from dashboard.state import (
+    EVALUATION_ROWS,
+    FRAGMENT_TIMER_SECONDS,
+    REFRESH_SECONDS,
+    DashboardState,
+    Marginals,
+    Snapshot,
+    get_state,
+)
 
 SPEEDS = ("auto", 1, 2, 5, 10, 20, 50, 100, 200, 500)
 PANELS = ("Gradients", "Marginals")
@@ -38,33 +56,62 @@ def render() -> None:
 
 # --- controls ---------------------------------------------------------------------
 
+
 def _sidebar(state: DashboardState) -> None:
     bar = st.sidebar
     bar.markdown("#### Run")
     if state.playing:
-        bar.button("Pause", key="pause", icon=":material/pause:", type="primary", width="stretch",
-                   on_click=state.pause)
+        bar.button("Pause", key="pause", icon=":material/pause:", type="primary", width="stretch", on_click=state.pause)
     else:
-        bar.button("Play", key="play", icon=":material/play_arrow:", type="primary", width="stretch",
-                   on_click=state.play)
+        bar.button(
+            "Play", key="play", icon=":material/play_arrow:", type="primary", width="stretch", on_click=state.play
+        )
     step, reset = bar.columns(2)
-    step.button("Step", key="step", icon=":material/skip_next:", width="stretch", on_click=state.step_once,
-                help="One training step, then a fresh evaluation.")
-    reset.button("Reset", key="reset", icon=":material/restart_alt:", width="stretch", on_click=state.reset,
-                 help="Back to step 0 with the same seed: the same initial weights and minibatches.")
-    speed = bar.select_slider("Steps per refresh", SPEEDS, key="speed", value="auto",
-                              help="auto: train for most of each refresh, so the charts still update about "
-                                   f"every {REFRESH_SECONDS:g} s.")
+    step.button(
+        "Step",
+        key="step",
+        icon=":material/skip_next:",
+        width="stretch",
+        on_click=state.step_once,
+        help="One training step, then a fresh evaluation.",
+    )
+    reset.button(
+        "Reset",
+        key="reset",
+        icon=":material/restart_alt:",
+        width="stretch",
+        on_click=state.reset,
+        help="Back to step 0 with the same seed: the same initial weights and minibatches.",
+    )
+    speed = bar.select_slider(
+        "Steps per refresh",
+        SPEEDS,
+        key="speed",
+        value="auto",
+        help=f"auto: train for most of each refresh, so the charts still update about every {REFRESH_SECONDS:g} s.",
+    )
     state.steps_per_refresh = None if speed == "auto" else int(speed)
 
     bar.markdown("#### Method", help="Applies from the next step, on the same model.")
     weighting, projection = _method_parts(state.trainer.method)
     _init_widget("method_weighting", weighting)
     _init_widget("method_projection", projection)
-    bar.selectbox("Weighting", WEIGHTINGS, key="method_weighting", on_change=_change_method, args=(state,),
-                  help=_descriptions(WEIGHTINGS))
-    bar.selectbox("Projection", PROJECTIONS, key="method_projection", on_change=_change_method, args=(state,),
-                  help=_descriptions(PROJECTIONS))
+    bar.selectbox(
+        "Weighting",
+        WEIGHTINGS,
+        key="method_weighting",
+        on_change=_change_method,
+        args=(state,),
+        help=_descriptions(WEIGHTINGS),
+    )
+    bar.selectbox(
+        "Projection",
+        PROJECTIONS,
+        key="method_projection",
+        on_change=_change_method,
+        args=(state,),
+        help=_descriptions(PROJECTIONS),
+    )
     bar.caption(f"Training with **{state.trainer.method}**")
 
     bar.markdown("#### Model", help="Changing these rebuilds the model: press Apply.")
@@ -78,18 +125,33 @@ def _sidebar(state: DashboardState) -> None:
     left, right = bar.columns(2)
     left.number_input("Learning rate", key="cfg_lr", min_value=1e-6, max_value=1e3, step=1e-4, format="%g")
     right.number_input("Batch size", key="cfg_batch", min_value=2, max_value=100_000, step=32)
-    left.number_input("Latent size", key="cfg_latent", min_value=0, max_value=10_000, step=1,
-                      help="0: half the number of columns (the paper's choice).")
-    right.number_input("Seed", key="cfg_seed", min_value=0, max_value=2 ** 31 - 1, step=1)
+    left.number_input(
+        "Latent size",
+        key="cfg_latent",
+        min_value=0,
+        max_value=10_000,
+        step=1,
+        help="0: half the number of columns (the paper's choice).",
+    )
+    right.number_input("Seed", key="cfg_seed", min_value=0, max_value=2**31 - 1, step=1)
     changes = _pending_changes(state)
     if changes or state.schema_pending:
         pending = [f"{name} {getattr(config, name)} → {value}" for name, value in changes.items()]
         if state.schema_pending:
             pending.append("schema edited")
-        bar.info("Pending: " + "; ".join(pending) + ". Apply rebuilds the model (the run restarts).",
-                 icon=":material/pending:")
-    bar.button("Apply", key="apply", type="primary" if changes or state.schema_pending else "secondary",
-               width="stretch", disabled=not (changes or state.schema_pending), on_click=_apply, args=(state,))
+        bar.info(
+            "Pending: " + "; ".join(pending) + ". Apply rebuilds the model (the run restarts).",
+            icon=":material/pending:",
+        )
+    bar.button(
+        "Apply",
+        key="apply",
+        type="primary" if changes or state.schema_pending else "secondary",
+        width="stretch",
+        disabled=not (changes or state.schema_pending),
+        on_click=_apply,
+        args=(state,),
+    )
     if "config" in state.messages:
         bar.error(state.messages["config"], icon="⚠️")
 
@@ -115,9 +177,13 @@ def _descriptions(names: list[str]) -> str:
 def _pending_changes(state: DashboardState) -> dict:
     """Config fields whose widget differs from the model's config."""
     config = state.config
-    wanted = {"model": st.session_state["cfg_model"], "lr": float(st.session_state["cfg_lr"]),
-              "batch_size": int(st.session_state["cfg_batch"]), "latent": int(st.session_state["cfg_latent"]) or None,
-              "seed": int(st.session_state["cfg_seed"])}
+    wanted = {
+        "model": st.session_state["cfg_model"],
+        "lr": float(st.session_state["cfg_lr"]),
+        "batch_size": int(st.session_state["cfg_batch"]),
+        "latent": int(st.session_state["cfg_latent"]) or None,
+        "seed": int(st.session_state["cfg_seed"]),
+    }
     return {name: value for name, value in wanted.items() if getattr(config, name) != value}
 
 
@@ -129,10 +195,12 @@ def _change_method(state: DashboardState) -> None:
     weighting, projection = st.session_state["method_weighting"], st.session_state["method_projection"]
     if not state.set_method(weighting if projection == "none" else f"{weighting}+{projection}"):
         st.session_state["method_weighting"], st.session_state["method_projection"] = _method_parts(
-            state.trainer.method)
+            state.trainer.method
+        )
 
 
 # --- the live part ----------------------------------------------------------------
+
 
 def _live(state: DashboardState) -> None:
     if state.playing:
@@ -148,8 +216,9 @@ def _live(state: DashboardState) -> None:
         _verdict(now)
     with right:
         _loss_chart(now)
-    panel = st.segmented_control("Panel", PANELS, key="train_panel", default=PANELS[0], required=True,
-                                 label_visibility="collapsed")
+    panel = st.segmented_control(
+        "Panel", PANELS, key="train_panel", default=PANELS[0], required=True, label_visibility="collapsed"
+    )
     if panel == "Marginals":
         _marginals(state, now)
     else:
@@ -162,40 +231,66 @@ def _counters(now: Snapshot) -> None:
     cells[0].metric("Step", f"{now.step:,}")
     cells[1].metric("Epoch", f"{now.epoch:.2f}")
     rate = now.steps_per_second
-    cells[2].metric("Steps / s", f"{rate:.0f}" if now.playing and rate is not None else "–",
-                    help="Training speed while playing, charts included.")
+    cells[2].metric(
+        "Steps / s",
+        f"{rate:.0f}" if now.playing and rate is not None else "–",
+        help="Training speed while playing, charts included.",
+    )
     delta = (evaluation.mean_error - previous.mean_error) if previous is not None else None
-    cells[3].metric("Validation error", f"{evaluation.mean_error:.4f}",
-                    delta=f"{delta:+.4f}" if delta is not None else None, delta_color="inverse",
-                    help="Mean over columns of the per-column error (PAPER.md, Evaluation), "
-                         f"on up to {EVALUATION_ROWS:,} validation rows.")
-    cells[4].metric("Overlooked", f"{len(evaluation.overlooked)} of {len(now.names)}",
-                    help="Columns whose error is at least 0.9 × the error of predicting their mean or mode.")
+    cells[3].metric(
+        "Validation error",
+        f"{evaluation.mean_error:.4f}",
+        delta=f"{delta:+.4f}" if delta is not None else None,
+        delta_color="inverse",
+        help="Mean over columns of the per-column error (PAPER.md, Evaluation), "
+        f"on up to {EVALUATION_ROWS:,} validation rows.",
+    )
+    cells[4].metric(
+        "Overlooked",
+        f"{len(evaluation.overlooked)} of {len(now.names)}",
+        help="Columns whose error is at least 0.9 × the error of predicting their mean or mode.",
+    )
     conflicts = now.latest.diagnostics.n_conflicts if now.latest is not None else None
-    cells[5].metric("Conflicting pairs", "–" if conflicts is None else f"{conflicts}",
-                    help="Pairs of columns whose gradients point apart (cosine < 0) at the last step.")
+    cells[5].metric(
+        "Conflicting pairs",
+        "–" if conflicts is None else f"{conflicts}",
+        help="Pairs of columns whose gradients point apart (cosine < 0) at the last step.",
+    )
 
 
 def _verdict(now: Snapshot) -> None:
     previous = now.previous_evaluation.scores if now.previous_evaluation is not None else None
     table = error_table(now.evaluation.scores, previous)
-    st.markdown(f"**Per-column error** · validation, step {now.evaluated_at:,}",
-                help="Error: range-normalised RMSE for numbers, error rate for classes. Baseline: predicting "
-                     "every cell by the training mean or mode. Overlooked: error ≥ 0.9 × baseline. "
-                     "Trend: since the previous evaluation.")
+    st.markdown(
+        f"**Per-column error** · validation, step {now.evaluated_at:,}",
+        help="Error: range-normalised RMSE for numbers, error rate for classes. Baseline: predicting "
+        "every cell by the training mean or mode. Overlooked: error ≥ 0.9 × baseline. "
+        "Trend: since the previous evaluation.",
+    )
     styled = table.style.apply(_overlooked_rows, axis=1)
-    st.dataframe(styled, hide_index=True, width="stretch", height=min(420, 38 + 35 * len(table)),
-                 column_order=["column", "type", "error", "baseline", "error / baseline", "overlooked", "trend"],
-                 column_config={"column": st.column_config.TextColumn(pinned=True),
-                                "type": st.column_config.TextColumn(width="small"),
-                                "error": st.column_config.NumberColumn(width="small", format="%.4f"),
-                                "baseline": st.column_config.NumberColumn(width="small", format="%.4f"),
-                                "error / baseline": st.column_config.NumberColumn(
-                                    "vs baseline", width="small", format="%.2f",
-                                    help="Error ÷ baseline error. From 0.9 up the column is overlooked."),
-                                "overlooked": st.column_config.CheckboxColumn(width="small"),
-                                "trend": st.column_config.TextColumn(
-                                    width="small", help="Since the previous evaluation: ↓ better, ↑ worse, → steady.")})
+    st.dataframe(
+        styled,
+        hide_index=True,
+        width="stretch",
+        height=min(420, 38 + 35 * len(table)),
+        column_order=["column", "type", "error", "baseline", "error / baseline", "overlooked", "trend"],
+        column_config={
+            "column": st.column_config.TextColumn(pinned=True),
+            "type": st.column_config.TextColumn(width="small"),
+            "error": st.column_config.NumberColumn(width="small", format="%.4f"),
+            "baseline": st.column_config.NumberColumn(width="small", format="%.4f"),
+            "error / baseline": st.column_config.NumberColumn(
+                "vs baseline",
+                width="small",
+                format="%.2f",
+                help="Error ÷ baseline error. From 0.9 up the column is overlooked.",
+            ),
+            "overlooked": st.column_config.CheckboxColumn(width="small"),
+            "trend": st.column_config.TextColumn(
+                width="small", help="Since the previous evaluation: ↓ better, ↑ worse, → steady."
+            ),
+        },
+    )
 
 
 def _overlooked_rows(row: pd.Series) -> list[str]:
@@ -205,11 +300,19 @@ def _overlooked_rows(row: pd.Series) -> list[str]:
 
 def _loss_chart(now: Snapshot) -> None:
     if len(now.steps) == 0:
-        st.info("Press **Play** or **Step** in the sidebar to train: the per-column loss curves appear here.",
-                icon=":material/play_circle:")
+        st.info(
+            "Press **Play** or **Step** in the sidebar to train: the per-column loss curves appear here.",
+            icon=":material/play_circle:",
+        )
         return
-    figure = loss_curves(now.steps, now.column_losses, now.names, now.evaluation.overlooked,
-                         uirevision=_revision(now, "loss"), hover=not now.playing)
+    figure = loss_curves(
+        now.steps,
+        now.column_losses,
+        now.names,
+        now.evaluation.overlooked,
+        uirevision=_revision(now, "loss"),
+        hover=not now.playing,
+    )
     st.plotly_chart(figure, key="loss_chart", config=_PLOTLY_CONFIG)
 
 
@@ -221,16 +324,27 @@ def _gradients(now: Snapshot) -> None:
     left, right = st.columns([1, 1], gap="medium")
     with left:
         if now.cosines is not None:
-            st.plotly_chart(cosine_heatmap(now.cosines, now.names, uirevision=_revision(now, "cos"), hover=hover),
-                            key="cosine_chart", config=_PLOTLY_CONFIG)
+            st.plotly_chart(
+                cosine_heatmap(now.cosines, now.names, uirevision=_revision(now, "cos"), hover=hover),
+                key="cosine_chart",
+                config=_PLOTLY_CONFIG,
+            )
     with right:
         d = now.latest.diagnostics
-        st.plotly_chart(gradient_bars(now.names, d.norms, d.weights, now.evaluation.overlooked,
-                                      uirevision=_revision(now, "bars"), hover=hover),
-                        key="gradient_chart", config=_PLOTLY_CONFIG)
-        st.plotly_chart(conflict_counts(now.steps, now.conflicts, len(now.names),
-                                        uirevision=_revision(now, "conflicts"), hover=hover),
-                        key="conflict_chart", config=_PLOTLY_CONFIG)
+        st.plotly_chart(
+            gradient_bars(
+                now.names, d.norms, d.weights, now.evaluation.overlooked, uirevision=_revision(now, "bars"), hover=hover
+            ),
+            key="gradient_chart",
+            config=_PLOTLY_CONFIG,
+        )
+        st.plotly_chart(
+            conflict_counts(
+                now.steps, now.conflicts, len(now.names), uirevision=_revision(now, "conflicts"), hover=hover
+            ),
+            key="conflict_chart",
+            config=_PLOTLY_CONFIG,
+        )
 
 
 def _marginals(state: DashboardState, now: Snapshot) -> None:
@@ -238,20 +352,33 @@ def _marginals(state: DashboardState, now: Snapshot) -> None:
     names = [c.name for c in marginals.features]
     chosen = st.columns([1, 2])[0].selectbox("Column", names, key="marginal_column")
     column = marginals.features[names.index(chosen)]
-    st.plotly_chart(marginal_chart(column, _shares(marginals, column),
-                                   uirevision=_revision(now, f"marginal-{chosen}"), hover=not now.playing),
-                    key="marginal_chart", config=_PLOTLY_CONFIG)
-    st.caption(f"All columns · validation rows at step {marginals.step:,} · grey bars: data, blue: reconstruction "
-               "(each column's mode given the mean of q(z|x)), orange: samples from the prior")
-    grid = pd.concat([_shares(marginals, c, GRID_BINS).assign(column=c.name) for c in marginals.features],
-                     ignore_index=True)
+    st.plotly_chart(
+        marginal_chart(
+            column, _shares(marginals, column), uirevision=_revision(now, f"marginal-{chosen}"), hover=not now.playing
+        ),
+        key="marginal_chart",
+        config=_PLOTLY_CONFIG,
+    )
+    st.caption(
+        f"All columns · validation rows at step {marginals.step:,} · grey bars: data, blue: reconstruction "
+        "(each column's mode given the mean of q(z|x)), orange: samples from the prior"
+    )
+    grid = pd.concat(
+        [_shares(marginals, c, GRID_BINS).assign(column=c.name) for c in marginals.features], ignore_index=True
+    )
     st.altair_chart(marginal_grid(grid), key="marginal_grid")
 
 
 def _shares(marginals: Marginals, column: Column, max_bins: int = MAX_BINS) -> pd.DataFrame:
-    return marginal_shares(column, {"data": marginals.data[column.name],
-                                    "reconstruction": marginals.reconstruction[column.name],
-                                    "samples": marginals.samples[column.name]}, max_bins)
+    return marginal_shares(
+        column,
+        {
+            "data": marginals.data[column.name],
+            "reconstruction": marginals.reconstruction[column.name],
+            "samples": marginals.samples[column.name],
+        },
+        max_bins,
+    )
 
 
 def _revision(now: Snapshot, chart: str) -> str:
@@ -261,22 +388,35 @@ def _revision(now: Snapshot, chart: str) -> str:
 
 # --- exports ----------------------------------------------------------------------
 
+
 def _exports(state: DashboardState) -> None:
     with st.expander("Export", icon=":material/download:"):
         st.caption("Files are produced when you click, from the run as it is then.")
         name = state.table.name
-        files = [("History (CSV)", "export_history_csv", f"{name}-history.csv", "text/csv", _history_csv),
-                 ("History (JSON)", "export_history_json", f"{name}-history.json", "application/json", _history_json),
-                 ("Column metrics (CSV)", "export_metrics", f"{name}-metrics.csv", "text/csv", _metrics_csv),
-                 ("Reconstructed table (CSV)", "export_reconstruction", f"{name}-reconstructed.csv", "text/csv",
-                  _reconstruction_csv),
-                 ("Model weights (.pt)", "export_weights", f"{name}-model.pt", "application/octet-stream",
-                  _weights)]
-        for cell, (label, key, file_name, mime, produce) in zip(st.columns(len(files)), files):
+        files = [
+            ("History (CSV)", "export_history_csv", f"{name}-history.csv", "text/csv", _history_csv),
+            ("History (JSON)", "export_history_json", f"{name}-history.json", "application/json", _history_json),
+            ("Column metrics (CSV)", "export_metrics", f"{name}-metrics.csv", "text/csv", _metrics_csv),
+            (
+                "Reconstructed table (CSV)",
+                "export_reconstruction",
+                f"{name}-reconstructed.csv",
+                "text/csv",
+                _reconstruction_csv,
+            ),
+            ("Model weights (.pt)", "export_weights", f"{name}-model.pt", "application/octet-stream", _weights),
+        ]
+        for cell, (label, key, file_name, mime, produce) in zip(st.columns(len(files)), files, strict=True):
             # on_click="ignore": a download needs no rerun, and a rerun would re-register
             # the other buttons' files while the user may be clicking them
-            cell.download_button(label, key=key, file_name=file_name, mime=mime, on_click="ignore",
-                                 data=lambda produce=produce: _locked(state, produce))
+            cell.download_button(
+                label,
+                key=key,
+                file_name=file_name,
+                mime=mime,
+                on_click="ignore",
+                data=lambda produce=produce: _locked(state, produce),
+            )
 
 
 def _locked(state: DashboardState, produce):
