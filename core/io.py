@@ -386,13 +386,19 @@ def load_table(path: str | Path, types: str | Path | None = None) -> LoadedTable
         table = read_hivae_folder(path)
         loaded = LoadedTable(path.name, table.data, table.schema, table.missing_mask, table.impute_mask)
     elif path.exists():
-        data = read_csv(path)
-        schema = schema_from_types_file(data, types) if types is not None else infer_schema(data)
-        loaded = LoadedTable(path.stem, data, schema, None, None)
+        return table_from_csv(path, path.stem, types)
     else:
         raise DataError(f"no file or folder {str(path)!r}")
     check_usable(loaded.data, loaded.schema)
     return loaded
+
+
+def table_from_csv(source: CsvSource, name: str, types: str | Path | None = None) -> LoadedTable:
+    """A CSV (a path, or the bytes of an upload) typed by ``infer_schema`` or by a types file; checked usable."""
+    data = read_csv(source)
+    schema = schema_from_types_file(data, types) if types is not None else infer_schema(data)
+    check_usable(data, schema)
+    return LoadedTable(name, data, schema, None, None)
 
 
 def check_usable(df: pd.DataFrame, schema: Schema) -> None:

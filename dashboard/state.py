@@ -27,8 +27,8 @@ import streamlit as st
 
 from core.errors import DataError, TrainingError
 from core.history import History
-from core.inference import infer_schema, validate_override
-from core.io import LoadedTable, check_usable, load_table, read_csv
+from core.inference import validate_override
+from core.io import LoadedTable, check_usable, load_table, table_from_csv
 from core.samples import SAMPLES, sample_path
 from core.schema import Column, ColumnType, Schema
 from core.synthetic import make_synthetic
@@ -347,11 +347,8 @@ class DashboardState:
         try:
             if len(content) > UPLOAD_LIMIT_MB * 2**20:
                 raise DataError(f"the file is {len(content) / 2**20:.0f} MB; the limit is {UPLOAD_LIMIT_MB} MB")
-            data = read_csv(content)
-            schema = infer_schema(data)
-            check_usable(data, schema)
-            table = LoadedTable(Path(file_name).stem or "upload", data, schema, None, None)
-            self._replace_trainer(table, schema, self.config)
+            table = table_from_csv(content, Path(file_name).stem or "upload")
+            self._replace_trainer(table, table.schema, self.config)
         except DataError as error:
             self.messages["data"] = f"{file_name}: {error}"
             return False
