@@ -11,7 +11,7 @@ Two stages, as the paper chose its "multi-objective" figure as the best of a gri
 2. table: ``none`` and the chosen method, ``--seeds`` seeds each, ``--epochs`` epochs;
    the table reports the median over seeds of the *test* mean error, as the paper does.
 
-Each run is a worker process with one torch thread. Everything is written under --out:
+Runs go to worker processes (``core.parallel``), one torch thread each. Everything is written under --out:
 scan.csv, runs.csv, table.md.
 """
 
@@ -23,13 +23,11 @@ import json
 import statistics
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from multiprocessing import get_context
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# The paper's VAE rows (plain, multi-objective), from shared/data/README.md.
+# The paper's VAE rows (plain, multi-objective): its published mean test errors.
 PAPER = {"Adult": (0.21, 0.09), "defaultCredit": (0.12, 0.04), "bank": (0.19, 0.05), "HI": (0.17, 0.03)}
 PAPER_GRID = [
     f"{w}+{p}" if w != "none" and p != "none" else (w if p == "none" else p)
@@ -76,24 +74,32 @@ def one_run(dataset: str, method: str, seed: int, epochs: int, lr: float, hidden
 
 
 def run_all(jobs: list[tuple], workers: int, label: str, partial: Path) -> list[dict]:
-    """Runs the jobs; each finished row is also appended to ``partial`` as a JSON line,
-    so a long run that is interrupted keeps what it finished."""
-    rows = []
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool, open(partial, "a") as log:
-        futures = [pool.submit(one_run, *job) for job in jobs]
-        for i, fut in enumerate(as_completed(futures), 1):
-            row = fut.result()
-            rows.append(row)
+    """Runs the jobs in worker processes; each finished row is also appended to ``partial``
+    as a JSON line, so a long run that is interrupted keeps what it finished."""
+    from core.parallel import run_tasks
+
+    finished: list[dict] = []
+    with open(partial, "a") as log:
+
+        def record(row: dict) -> None:
+            finished.append(row)
             log.write(json.dumps(row) + "\n")
             log.flush()
             print(
-                f"{label} [{i}/{len(jobs)}] {row['dataset']} {row['method']} seed {row['seed']}: "
+                f"{label} [{len(finished)}/{len(jobs)}] {row['dataset']} {row['method']} seed {row['seed']}: "
                 f"val {row['val_mean_error']:.4f} test {row['mean_error']:.4f} ({row['seconds']:.0f} s)",
                 file=sys.stderr,
                 flush=True,
             )
+
+        rows = run_tasks(_one_job, None, jobs, workers, record)
     rows.sort(key=lambda r: (r["dataset"], r["method"], r["seed"]))
     return rows
+
+
+def _one_job(_: None, job: tuple) -> dict:
+    """``one_run`` in the shape ``core.parallel.run_tasks`` calls: no shared context."""
+    return one_run(*job)
 
 
 def results_table(rows: list[dict], datasets: list[str], chosen: dict[str, str]) -> str:

@@ -1,4 +1,4 @@
-"""``python -m core``: the command line of ``core.cli``."""
+"""``python -m core``: the command line of ``core.cli``, the same as the ``overlook`` command."""
 
 from __future__ import annotations
 
@@ -6,4 +6,4 @@ import sys
 
 from core.cli import main
 
-sys.exit(main())
+sys.exit(main(prog="python -m core"))

@@ -1,8 +1,9 @@
-"""Command line: ``python -m core <command> ...``.
+"""Command line: ``overlook <command> ...``, also ``python -m core <command> ...``.
 
 Each command is a ``Command`` in ``COMMANDS``; adding one means adding an entry.
-Bad input ends with exit code 2 and one line ``error: ...`` on stderr, never a
-traceback.
+The flags of the models' own options come from their declarations
+(``TabularVAE.OPTIONS``). Bad input ends with exit code 2 and one line
+``error: ...`` on stderr, never a traceback.
 """
 
 from __future__ import annotations
@@ -12,16 +13,17 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, NoReturn
 
 import pandas as pd
 
-from core.compare import GridOutcome, run_grid
+from core.config import TrainConfig
 from core.errors import DataError, TrainingError
+from core.grid import GridOutcome, run_grid
 from core.io import load_table
-from core.models import MODELS
+from core.models import MODELS, model_options
 from core.mtl import METHODS, make_method
 from core.run import progress_bar, train_run
-from core.trainer import TrainConfig
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1
@@ -39,7 +41,7 @@ class Command:
 class _OneLineParser(argparse.ArgumentParser):
     """argparse prints usage plus an error; the product promises one line."""
 
-    def error(self, message: str):
+    def error(self, message: str) -> NoReturn:
         raise DataError(message)
 
 
@@ -56,30 +58,29 @@ def _run_infer(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
-    defaults = TrainConfig()
+def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", required=True, metavar="PATH", help="a CSV file or a HI-VAE folder")
     parser.add_argument("--types", metavar="FILE", help="a HI-VAE data_types.csv or a schema JSON")
-    parser.add_argument("--model", default=defaults.model, choices=sorted(MODELS))
+
+
+def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    _add_data_arguments(parser)
     parser.add_argument(
         "--method",
-        default=defaults.method,
-        help="a method or a cocktail 'weighting+projection' (see: python -m core methods)",
+        default=TrainConfig.method,
+        help="a method or a cocktail 'weighting+projection' (see the methods command)",
     )
     parser.add_argument("--epochs", type=_positive_int, default=10)
-    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--seed", type=int, default=TrainConfig.seed)
     parser.add_argument("--out", required=True, metavar="DIR", help="where metrics.json and model.pt go")
-    parser.add_argument("--lr", type=float, default=defaults.lr)
-    parser.add_argument("--batch-size", type=_positive_int, default=defaults.batch_size)
-    parser.add_argument("--latent", type=_positive_int, default=None, help="default: half the number of columns")
-    parser.add_argument("--hidden", type=_positive_int, default=defaults.hidden)
-    parser.add_argument("--layers", type=_positive_int, default=defaults.layers)
-    parser.add_argument("--beta", type=float, default=defaults.beta, help="KL weight")
-    parser.add_argument("--importance-samples", type=_positive_int, default=defaults.importance_samples)
+    _add_model_arguments(parser)
+    parser.add_argument("--beta", type=float, default=TrainConfig.beta, help="KL weight")
     parser.add_argument(
         "--no-rescale", action="store_true", help="keep the method's own gradient norm instead of the plain gradient's"
     )
-    parser.add_argument("--gradient-space", choices=["representation", "parameters"], default=defaults.gradient_space)
+    parser.add_argument(
+        "--gradient-space", choices=["representation", "parameters"], default=TrainConfig.gradient_space
+    )
     parser.add_argument(
         "--impute",
         action="store_true",
@@ -88,19 +89,47 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
 
 
-def _run_train(args: argparse.Namespace) -> int:
-    make_method(args.method)  # an unknown method fails before the data is read
-    table = load_table(args.data, types=args.types)
-    config = TrainConfig(
+def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """The settings train and compare share: the model, the optimizer, sizes, and every model's own options."""
+    described = "; ".join(f"{name}: {cls.DESCRIPTION}" for name, cls in MODELS.items())
+    parser.add_argument("--model", default=TrainConfig.model, choices=sorted(MODELS), help=described)
+    parser.add_argument("--lr", type=float, default=TrainConfig.lr)
+    parser.add_argument("--batch-size", type=_positive_int, default=TrainConfig.batch_size)
+    parser.add_argument("--latent", type=_positive_int, default=None, help="default: half the number of columns")
+    parser.add_argument("--hidden", type=_positive_int, default=TrainConfig.hidden)
+    parser.add_argument("--layers", type=_positive_int, default=TrainConfig.layers)
+    defaults = TrainConfig()
+    for option, readers in model_options().values():
+        parser.add_argument(
+            f"--{option.name.replace('_', '-')}",
+            type=_whole_number(option.minimum),
+            default=getattr(defaults, option.name),
+            help=f"{option.help} ({', '.join(readers)})",
+        )
+
+
+def _config(args: argparse.Namespace, **settings: Any) -> TrainConfig:
+    """A TrainConfig from the arguments of ``_add_model_arguments`` and the given settings."""
+    options = {option.name: getattr(args, option.name) for option, _ in model_options().values()}
+    return TrainConfig(
         model=args.model,
-        method=args.method,
         lr=args.lr,
         batch_size=args.batch_size,
         latent=args.latent,
         hidden=args.hidden,
         layers=args.layers,
+        **options,
+        **settings,
+    )
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    make_method(args.method)  # an unknown method fails before the data is read
+    table = load_table(args.data, types=args.types)
+    config = _config(
+        args,
+        method=args.method,
         beta=args.beta,
-        importance_samples=args.importance_samples,
         seed=args.seed,
         rescale=not args.no_rescale,
         gradient_space=args.gradient_space,
@@ -118,9 +147,7 @@ def _run_train(args: argparse.Namespace) -> int:
 
 
 def _add_compare_arguments(parser: argparse.ArgumentParser) -> None:
-    defaults = TrainConfig()
-    parser.add_argument("--data", required=True, metavar="PATH", help="a CSV file or a HI-VAE folder")
-    parser.add_argument("--types", metavar="FILE", help="a HI-VAE data_types.csv or a schema JSON")
+    _add_data_arguments(parser)
     parser.add_argument(
         "--methods",
         required=True,
@@ -128,7 +155,6 @@ def _add_compare_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="LIST",
         help="comma-separated methods or cocktails, e.g. none,imtl-g,pcgrad,imtl-g+pcgrad",
     )
-    parser.add_argument("--model", default=defaults.model, choices=sorted(MODELS))
     parser.add_argument("--seeds", type=_positive_int, default=5, help="seeds 0..N-1 for every method (default 5)")
     parser.add_argument("--epochs", type=_positive_int, default=10)
     parser.add_argument(
@@ -140,12 +166,7 @@ def _add_compare_arguments(parser: argparse.ArgumentParser) -> None:
         default=os.cpu_count() or 1,
         help="worker processes, one torch thread each (default: the number of CPUs)",
     )
-    parser.add_argument("--lr", type=float, default=defaults.lr)
-    parser.add_argument("--batch-size", type=_positive_int, default=defaults.batch_size)
-    parser.add_argument("--latent", type=_positive_int, default=None, help="default: half the number of columns")
-    parser.add_argument("--hidden", type=_positive_int, default=defaults.hidden)
-    parser.add_argument("--layers", type=_positive_int, default=defaults.layers)
-    parser.add_argument("--importance-samples", type=_positive_int, default=defaults.importance_samples)
+    _add_model_arguments(parser)
     parser.add_argument("--save-models", action="store_true", help="also write each run's model.pt")
 
 
@@ -153,16 +174,7 @@ def _run_compare(args: argparse.Namespace) -> int:
     for method in args.methods:  # every method is checked before the data is read
         make_method(method)
     table = load_table(args.data, types=args.types)
-    base = TrainConfig(
-        model=args.model,
-        lr=args.lr,
-        batch_size=args.batch_size,
-        latent=args.latent,
-        hidden=args.hidden,
-        layers=args.layers,
-        importance_samples=args.importance_samples,
-        device="cpu",
-    ).validate()
+    base = _config(args, device="cpu").validate()
     try:
         outcomes = run_grid(
             table,
@@ -178,21 +190,20 @@ def _run_compare(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:  # the workers are stopped with the pool; finished runs are on disk
         _print_error(f"interrupted; the runs that finished have their metrics.json in {args.out}/runs")
         return EXIT_INTERRUPTED
-    stopped = [o for o in outcomes if o.stopped_by is not None]
-    for outcome in stopped:
-        print(f"warning: {outcome.method} seed {outcome.seed} stopped early: {outcome.stopped_by}", file=sys.stderr)
-    print(f"{len(outcomes) - len(stopped)} of {len(outcomes)} runs finished; written to {args.out}")
-    failed = any(o.stopped_by.startswith("internal error") for o in stopped)
+    reasons = [(o, o.stopped_by) for o in outcomes if o.stopped_by is not None]
+    for outcome, reason in reasons:
+        print(f"warning: {outcome.method} seed {outcome.seed} stopped early: {reason}", file=sys.stderr)
+    print(f"{len(outcomes) - len(reasons)} of {len(outcomes)} runs finished; written to {args.out}")
+    failed = any(reason.startswith("internal error") for _, reason in reasons)
     return EXIT_INTERNAL if failed else EXIT_OK
 
 
 def _grid_progress(done: int, total: int, outcome: GridOutcome, elapsed: float) -> None:
-    mean = outcome.metrics.get("mean_error")
-    result = (
-        f"mean error {mean:.4f}"
-        if outcome.stopped_by is None and mean is not None
-        else f"stopped early ({outcome.stopped_by.split(';')[0]})"
-    )
+    mean, reason = outcome.metrics.get("mean_error"), outcome.stopped_by
+    if reason is not None:
+        result = f"stopped early ({reason.split(';')[0]})"
+    else:
+        result = f"mean error {mean:.4f}" if mean is not None else "mean error not finite"
     eta = elapsed / done * (total - done)
     print(
         f"[{done}/{total}] {outcome.method} seed {outcome.seed}: {result} in {outcome.seconds:.0f} s; "
@@ -222,14 +233,22 @@ def _run_methods(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
-    return value
+def _whole_number(minimum: int) -> Callable[[str], int]:
+    """An argparse type: a whole number of at least ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{text!r} must be at least {minimum}")
+        return value
+
+    return parse
+
+
+_positive_int = _whole_number(1)
 
 
 COMMANDS: dict[str, Command] = {
@@ -242,17 +261,18 @@ COMMANDS: dict[str, Command] = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _OneLineParser(prog="python -m core", description="Find and fix overlooked columns in a mixed-type VAE.")
+def build_parser(prog: str = "overlook") -> argparse.ArgumentParser:
+    parser = _OneLineParser(prog=prog, description="Find and fix overlooked columns in a mixed-type VAE.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_OneLineParser)
     for name, command in COMMANDS.items():
         command.add_arguments(commands.add_parser(name, help=command.help, description=command.help))
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = "overlook") -> int:
+    """Run one command; the exit code. ``prog`` is the name --help shows (``python -m core`` from ``__main__``)."""
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser(prog).parse_args(argv)
         return COMMANDS[args.command].run(args)
     except SystemExit as done:  # --help
         return int(done.code or 0)

@@ -18,6 +18,8 @@ for numbers (None becomes NaN), objects for anything else.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 
@@ -46,7 +48,7 @@ class History:
         """Arrival numbers of the kept points, increasing."""
         return self._ordinals[: self._count].copy()
 
-    def append(self, **values) -> None:
+    def append(self, **values: object) -> None:
         """Add one point; the fields must be the same at every call, with the same shapes."""
         if not values:
             raise ValueError("a point needs at least one field")
@@ -94,7 +96,7 @@ class History:
             raise KeyError(name)
         return self._fields[name][: self._count].copy()
 
-    def last(self, name: str):
+    def last(self, name: str) -> Any:
         """The newest point's value of one field."""
         if not self._count:
             raise IndexError("the history is empty")

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TextIO
 
 import numpy as np
 import torch
@@ -23,12 +24,12 @@ class RunResult:
     trainer: Trainer
     epochs: int
     test: Evaluation
-    history: list[dict] = field(default_factory=list)  # one row per epoch
+    history: list[dict[str, Any]] = field(default_factory=list)  # one row per epoch
     stopped_by: str | None = None  # why training ended early (a rejected, diverging step)
 
-    def metrics(self) -> dict:
+    def metrics(self) -> dict[str, Any]:
         cfg = self.trainer.config
-        out = {
+        out: dict[str, Any] = {
             "dataset": self.dataset,
             "model": cfg.model,
             "method": self.trainer.method,
@@ -60,7 +61,7 @@ class RunResult:
         torch.save(self.trainer.state_dict(), out / "model.pt")
 
 
-ProgressFn = Callable[[int, int, dict], None]
+ProgressFn = Callable[[int, int, dict[str, Any]], None]
 
 
 def train_run(
@@ -69,7 +70,8 @@ def train_run(
     """Train for ``epochs`` passes over the training split; ``progress(epoch, epochs, row)``
     after each. ``impute``: hide the table's imputation mask from the model and score it."""
     trainer = Trainer(table.data, table.schema, config, impute_mask=table.impute_mask if impute else None)
-    history, stopped_by = [], None
+    history: list[dict[str, Any]] = []
+    stopped_by: str | None = None
     for epoch in range(1, epochs + 1):
         try:
             losses = [trainer.step().loss for _ in range(trainer.steps_per_epoch)]
@@ -87,12 +89,12 @@ def train_run(
     return RunResult(table.name, trainer, len(history), trainer.evaluate("test"), history, stopped_by)
 
 
-def progress_bar(stream=sys.stderr, width: int = 30) -> ProgressFn:
+def progress_bar(stream: TextIO = sys.stderr, width: int = 30) -> ProgressFn:
     """A one-line progress bar that rewrites itself; a plain line per epoch when the
     stream is not a terminal (logs stay readable)."""
     tty = stream.isatty()
 
-    def show(epoch: int, epochs: int, row: dict) -> None:
+    def show(epoch: int, epochs: int, row: dict[str, Any]) -> None:
         filled = int(width * epoch / epochs)
         text = (
             f"epoch {epoch}/{epochs} [{'#' * filled}{'.' * (width - filled)}] "

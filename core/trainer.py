@@ -6,6 +6,9 @@ page refreshes, swap the method between two steps, and reset to the very same
 initial weights. Randomness is split in three streams -- minibatch order, model noise
 (sampling, dropout), method noise (PCGrad order, GradDrop) -- so that runs that differ
 only in their method see the same minibatches and the same noise.
+
+Its settings are ``core.config.TrainConfig``, what it hands back ``core.records``, its
+split and minibatch order ``core.splits``; those names are re-exported here.
 """
 
 from __future__ import annotations
@@ -14,13 +17,15 @@ import copy
 import io
 import math
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
 
-from core.diagnostics import GradientDiagnostics, diagnose
+from core.config import TrainConfig
+from core.diagnostics import diagnose
 from core.encoding import TableEncoder
 from core.errors import DataError, TrainingError
 from core.gradients import (
@@ -30,101 +35,27 @@ from core.gradients import (
     column_gradients,
     parameter_space_gradients,
 )
-from core.metrics import ColumnScore, mean_error, score_columns
+from core.method_instances import GeneratorStates, MethodInstances, MethodStates
+from core.metrics import mean_error, score_columns
 from core.models import Batch, model_class
-from core.mtl import combine_gradients, make_method
-from core.mtl.system import DenseRows
+from core.mtl import Combination, combine_gradients
+from core.mtl.system import DenseRows, GradientRows
+from core.records import Evaluation, StepRecord
 from core.schema import Schema
+from core.splits import SPLIT_FRACTIONS, EpochBatches, split_indices
 
-SPLIT_FRACTIONS = (0.7, 0.1, 0.2)
-
-
-@dataclass
-class TrainConfig:
-    model: str = "vae"
-    method: str = "none"
-    lr: float = 1e-3
-    batch_size: int = 128
-    latent: int | None = None  # default: half the number of columns
-    hidden: int = 50
-    layers: int = 3
-    dropout: float = 0.1
-    beta: float = 1.0
-    importance_samples: int = 20
-    seed: int = 0
-    rescale: bool = True  # rescale the combined gradient to the plain gradient's norm
-    gradient_space: str = "representation"  # or "parameters"
-    cosine_every: int = 10  # above `cosine_max_columns` columns, cosines every n steps (1: every step)
-    cosine_max_columns: int = 50
-    device: str = "cpu"  # "cpu", "cuda" or "auto"
-    method_options: dict = field(default_factory=dict)
-
-    def validate(self) -> TrainConfig:
-        problems = []
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            problems.append(f"learning rate must be a positive number, got {self.lr}")
-        if self.batch_size < 2:
-            problems.append(f"batch size must be at least 2, got {self.batch_size}")
-        if self.latent is not None and self.latent < 1:
-            problems.append(f"latent size must be at least 1, got {self.latent}")
-        if self.hidden < 1 or self.layers < 1:
-            problems.append("hidden size and number of layers must be at least 1")
-        if not 0 <= self.dropout < 1:
-            problems.append(f"dropout must be in [0, 1), got {self.dropout}")
-        if self.importance_samples < 1:
-            problems.append("importance samples must be at least 1")
-        if self.gradient_space not in ("representation", "parameters"):
-            problems.append(f"gradient space must be 'representation' or 'parameters', got {self.gradient_space!r}")
-        if self.device not in ("cpu", "cuda", "auto"):
-            problems.append(f"device must be cpu, cuda or auto, got {self.device!r}")
-        if self.device == "cuda" and not torch.cuda.is_available():
-            problems.append("device 'cuda' asked for, but no CUDA device is available")
-        if problems:
-            raise DataError(problems[0])
-        model_class(self.model)
-        return self
-
-    @staticmethod
-    def from_dict(d: dict) -> TrainConfig:
-        names = {f.name for f in fields(TrainConfig)}
-        return TrainConfig(**{k: v for k, v in d.items() if k in names})
+__all__ = ["SPLIT_FRACTIONS", "Evaluation", "StepRecord", "TrainConfig", "Trainer", "split_indices"]
 
 
 @dataclass
-class StepRecord:
-    step: int
-    epoch: float
-    method: str
-    loss: float
-    kl: float
-    column_losses: np.ndarray  # (K,)
-    diagnostics: GradientDiagnostics  # of the first objective at the first shared representation
-    seconds: float
+class _Snapshot:
+    """The state before a step, to put back if the step is rejected."""
 
-
-@dataclass
-class Evaluation:
-    split: str
-    scores: list[ColumnScore]
-    mean_error: float
-    imputation_scores: list[ColumnScore] | None = None
-    imputation_mean_error: float | None = None
-
-    @property
-    def overlooked(self) -> list[str]:
-        return [s.name for s in self.scores if s.overlooked]
-
-
-def split_indices(n_rows: int, seed: int) -> dict[str, np.ndarray]:
-    """Seeded 70/10/20 split of row positions."""
-    order = np.random.default_rng(seed).permutation(n_rows)
-    n_train = round(SPLIT_FRACTIONS[0] * n_rows)
-    n_val = round(SPLIT_FRACTIONS[1] * n_rows)
-    return {
-        "train": np.sort(order[:n_train]),
-        "val": np.sort(order[n_train : n_train + n_val]),
-        "test": np.sort(order[n_train + n_val :]),
-    }
+    n_tensors: int  # weights and Adam moments, copied into the trainer's buffers
+    methods: MethodStates
+    method_generators: GeneratorStates
+    noise_generator: torch.Tensor
+    batches: dict[str, Any]
 
 
 class Trainer:
@@ -178,43 +109,27 @@ class Trainer:
         k = len(self.features)
         latent = cfg.latent or max(1, round(0.5 * k))
         cls = model_class(cfg.model)
-        kwargs = dict(dropout=cfg.dropout, beta=cfg.beta)
-        if cfg.model in ("iwae", "dreg"):
-            kwargs["importance_samples"] = cfg.importance_samples
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.seed)
-            self.model = cls(self.likelihood, self.encoder.input_dim, k, latent, cfg.hidden, cfg.layers, **kwargs).to(
-                self.device
-            )
+            sizes = (self.encoder.input_dim, k, latent, cfg.hidden, cfg.layers)
+            model = cls(self.likelihood, *sizes, dropout=cfg.dropout, beta=cfg.beta, **cfg.model_keywords())
+            self.model = model.to(self.device)
         self.params = list(self.model.parameters())
         self.optimizer = torch.optim.Adam(self.params, lr=cfg.lr, foreach=True)
-        self.batch_generator = torch.Generator().manual_seed(cfg.seed)
+        self.batches = EpochBatches(self.splits["train"], cfg.batch_size, cfg.seed)
         self.noise_generator = torch.Generator(device=self.device).manual_seed(cfg.seed + 1)
         self.step_count = 0
-        self._buffers: list[torch.Tensor] | None = None
-        self._epoch_order = torch.empty(0, dtype=torch.long)
-        self._epoch_pos = 0
-        self._epochs_done = 0
+        self._buffers: list[torch.Tensor] = []
         self.set_method(method)
-
-    def _new_methods(self, spec: str) -> tuple[list[list], list[list[torch.Generator]]]:
-        """One method instance per (objective, shared representation)."""
-        cls = model_class(self.config.model)
-        n_shared = 1 if self.config.gradient_space == "parameters" else len(cls.SHARED)
-        methods, generators = [], []
-        for j in range(len(cls.OBJECTIVES)):
-            row, gens = [], []
-            for r in range(n_shared):
-                gen = torch.Generator().manual_seed(self.config.seed * 1000 + 10 * j + r + 2)
-                row.append(make_method(spec, generator=gen, **self.config.method_options))
-                gens.append(gen)
-            methods.append(row)
-            generators.append(gens)
-        return methods, generators
 
     def set_method(self, spec: str) -> None:
         """Use ``spec`` from the next step on; model and optimizer state are kept."""
-        self.methods, self.method_generators = self._new_methods(spec)
+        cls = model_class(self.config.model)
+        n_shared = 1 if self.config.gradient_space == "parameters" else len(cls.SHARED)
+        self.method_instances = MethodInstances(
+            spec, len(cls.OBJECTIVES), n_shared, self.config.seed, self.config.method_options
+        )
+        self.methods = self.method_instances.rows
         self.method = spec
         self.config.method = spec
 
@@ -230,18 +145,15 @@ class Trainer:
 
     @property
     def epoch(self) -> float:
-        return self._epochs_done + self._epoch_pos / max(1, len(self._epoch_order) or len(self.splits["train"]))
+        return self.batches.epoch
+
+    @property
+    def batch_generator(self) -> torch.Generator:
+        """The random stream of minibatch order."""
+        return self.batches.generator
 
     def _next_batch_rows(self) -> torch.Tensor:
-        if self._epoch_pos >= len(self._epoch_order):
-            if len(self._epoch_order):
-                self._epochs_done += 1
-            train = torch.as_tensor(self.splits["train"])
-            self._epoch_order = train[torch.randperm(len(train), generator=self.batch_generator)]
-            self._epoch_pos = 0
-        rows = self._epoch_order[self._epoch_pos : self._epoch_pos + self.config.batch_size]
-        self._epoch_pos += len(rows)
-        return rows.to(self.device)
+        return self.batches.next_rows().to(self.device)
 
     def _batch(self, rows: torch.Tensor) -> Batch:
         return Batch(self.inputs[rows], self.model_mask[rows], self.targets[rows])
@@ -253,44 +165,35 @@ class Trainer:
             tensors += [v for v in self.optimizer.state.get(p, {}).values() if torch.is_tensor(v)]
         return tensors
 
-    def _snapshot(self):
-        """The state before a step, copied into preallocated buffers (a deep copy of the
-        optimizer's state dict cost a third of a step)."""
+    def _snapshot(self) -> _Snapshot:
+        """The state before a step, its tensors copied into preallocated buffers: in place,
+        which is much cheaper than a deep copy of the optimizer's state dict."""
         tensors = self._state_tensors()
-        if self._buffers is None or len(self._buffers) != len(tensors):
+        if len(self._buffers) != len(tensors):
             self._buffers = [t.clone() for t in tensors]
         else:
             torch._foreach_copy_(self._buffers, tensors)
-        return (
+        method_states, generator_states = self.method_instances.state()
+        return _Snapshot(
             len(tensors),
-            copy.deepcopy([[m.state_dict() for m in row] for row in self.methods]),
-            [[g.get_state() for g in row] for row in self.method_generators],
+            copy.deepcopy(method_states),
+            generator_states,
             self.noise_generator.get_state(),
-            self.batch_generator.get_state(),
-            self._epoch_order,
-            self._epoch_pos,
-            self._epochs_done,
+            self.batches.state_dict(),
         )
 
-    def _restore(self, snap) -> None:
-        n_tensors, method_states, method_gens, noise, batch, order, pos, done = snap
+    def _restore(self, snap: _Snapshot) -> None:
         tensors = self._state_tensors()
         with torch.no_grad():
-            if len(tensors) == n_tensors:
-                torch._foreach_copy_(tensors, self._buffers[:n_tensors])
+            if len(tensors) == snap.n_tensors:
+                torch._foreach_copy_(tensors, self._buffers[: snap.n_tensors])
             else:  # the rejected step was the first: Adam had no moments before it
                 params = [p.detach() for p in self.params]
                 torch._foreach_copy_(params, self._buffers[: len(params)])
                 self.optimizer.state.clear()
-        for row, gens, states, gen_states in zip(
-            self.methods, self.method_generators, method_states, method_gens, strict=True
-        ):
-            for m, g, s, g_state in zip(row, gens, states, gen_states, strict=True):
-                m.load_state_dict(s)
-                g.set_state(g_state)
-        self.noise_generator.set_state(noise)
-        self.batch_generator.set_state(batch)
-        self._epoch_order, self._epoch_pos, self._epochs_done = order, pos, done
+        self.method_instances.load(snap.methods, snap.method_generators)
+        self.noise_generator.set_state(snap.noise_generator)
+        self.batches.load_state_dict(snap.batches)
         self.optimizer.zero_grad(set_to_none=True)
 
     def step(self) -> StepRecord:
@@ -320,7 +223,7 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         params = self.params
         grads = column_gradients(forward, self.layout)
-        first = None
+        first: tuple[GradientRows, Combination] | None = None
         if self.config.gradient_space == "parameters":
             shared = self._shared_parameters()
             for j, g in enumerate(grads):
@@ -336,13 +239,13 @@ class Trainer:
             directions = []
             for j, g in enumerate(grads):
                 row = []
-                for r, rows in enumerate(g.per_representation):
+                for r, column_rows in enumerate(g.per_representation):
                     comb = combine_gradients(
-                        self.methods[j][r], rows, g.objective.column_losses.detach(), rescale=self.config.rescale
+                        self.methods[j][r], column_rows, g.objective.column_losses.detach(), rescale=self.config.rescale
                     )
                     row.append(comb.direction)
                     if first is None:
-                        first = (rows, comb)
+                        first = (column_rows, comb)
                 directions.append(row)
             backward_combined(forward, grads, directions, params)
         if not _all_finite([p.grad for p in params if p.grad is not None]):
@@ -359,6 +262,7 @@ class Trainer:
         self.step_count += 1
         k = len(self.features)
         with_cos = k <= self.config.cosine_max_columns or self.step_count % max(1, self.config.cosine_every) == 0
+        assert first is not None  # every model has an objective and a shared representation
         rows, comb = first
         return StepRecord(
             step=self.step_count,
@@ -432,18 +336,16 @@ class Trainer:
         return result
 
     # --- checkpoints --------------------------------------------------------------
-    def state_dict(self) -> dict:
+    def state_dict(self) -> dict[str, Any]:
+        method_states, generator_states = self.method_instances.state()
         return {
             "config": asdict(self.config),
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
-            "methods": [[m.state_dict() for m in row] for row in self.methods],
-            "batch_generator": self.batch_generator.get_state(),
+            "methods": method_states,
             "noise_generator": self.noise_generator.get_state(),
-            "method_generators": [[g.get_state() for g in row] for row in self.method_generators],
-            "epoch_order": self._epoch_order.cpu(),
-            "epoch_pos": self._epoch_pos,
-            "epochs_done": self._epochs_done,
+            "method_generators": generator_states,
+            **self.batches.state_dict(),
             "step": self.step_count,
             "encoder": self.encoder.state_dict(),
             "schema": self.schema.to_json(None),
@@ -455,22 +357,14 @@ class Trainer:
         torch.save(self.state_dict(), buffer)
         return buffer.getvalue()
 
-    def load_state_dict(self, state: dict) -> None:
+    def load_state_dict(self, state: dict[str, Any]) -> None:
         if state["config"]["method"] != self.method:
             self.set_method(state["config"]["method"])
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
-        for row, gens, states, gen_states in zip(
-            self.methods, self.method_generators, state["methods"], state["method_generators"], strict=True
-        ):
-            for m, g, s, g_state in zip(row, gens, states, gen_states, strict=True):
-                m.load_state_dict(s)
-                g.set_state(g_state)
-        self.batch_generator.set_state(state["batch_generator"])
+        self.method_instances.load(state["methods"], state["method_generators"])
+        self.batches.load_state_dict(state)
         self.noise_generator.set_state(state["noise_generator"])
-        self._epoch_order = state["epoch_order"]
-        self._epoch_pos = state["epoch_pos"]
-        self._epochs_done = state["epochs_done"]
         self.step_count = state["step"]
 
 

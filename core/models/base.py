@@ -11,12 +11,35 @@ batched product, instead of K backward passes.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
+from core.likelihoods import TableLikelihood
 from core.models.layers import EncoderNet, relu_mlp
+
+
+@dataclass(frozen=True)
+class ModelOption:
+    """A whole-number setting that a model reads beyond the ones every model shares.
+
+    ``name`` is both the model's constructor keyword and the ``TrainConfig`` field that
+    holds its value and default, so the value is saved with a run, set apart in
+    comparisons, and given a command-line flag (``--name-with-dashes``).
+    """
+
+    name: str
+    help: str  # one line, for the command line's --help
+    minimum: int = 1
+
+    def problem(self, value: object) -> str | None:
+        """Why ``value`` will not do, or None."""
+        if isinstance(value, numbers.Integral) and not isinstance(value, bool) and int(value) >= self.minimum:
+            return None
+        return f"{self.name.replace('_', ' ')} must be at least {self.minimum}"
 
 
 @dataclass
@@ -58,7 +81,7 @@ class TaskForward:
     objectives: list[Objective]
     loss: torch.Tensor  # the objective's value (negative bound), for reporting
     kl: torch.Tensor  # the KL part of it, for reporting
-    extras: dict = field(default_factory=dict)
+    extras: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -70,14 +93,22 @@ class Batch:
 
 class TabularVAE(nn.Module):
     """Shared skeleton: encoder over [inputs, mask] -> Gaussian q(z|x); ReLU trunk -> y;
-    one linear output layer whose slices are the per-column heads."""
+    one linear output layer whose slices are the per-column heads.
 
-    OBJECTIVES: tuple[str, ...] = ("elbo",)  # names of the objectives forward_tasks returns
-    SHARED: tuple[str, ...] = ("y",)  # names of its shared representations
+    A model declares itself: ``NAME`` (its registry key), ``DESCRIPTION`` (one line for
+    menus and --help) and ``OPTIONS``, the settings of its own that its constructor
+    takes as keywords after the shared ones.
+    """
+
+    NAME: ClassVar[str]
+    DESCRIPTION: ClassVar[str]
+    OPTIONS: ClassVar[tuple[ModelOption, ...]] = ()
+    OBJECTIVES: ClassVar[tuple[str, ...]] = ("elbo",)  # names of the objectives forward_tasks returns
+    SHARED: ClassVar[tuple[str, ...]] = ("y",)  # names of its shared representations
 
     def __init__(
         self,
-        likelihood,
+        likelihood: TableLikelihood,
         input_dim: int,
         n_features: int,
         latent: int,
@@ -110,12 +141,12 @@ class TabularVAE(nn.Module):
         enc = {id(p) for p in self.encoder_parameters()}
         return [p for p in self.parameters() if id(p) not in enc]
 
-    def posterior(self, batch: Batch, generator: torch.Generator | None = None):
+    def posterior(self, batch: Batch, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.encoder(torch.cat([batch.inputs, batch.mask.to(batch.inputs.dtype)], -1), generator)
         mu, logvar = self.to_posterior(h).chunk(2, dim=-1)
         return mu, logvar.clamp(-12.0, 8.0)
 
-    def decode_cut(self, z: torch.Tensor):
+    def decode_cut(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Trunk output y, its detached copy, and the outputs computed from the copy."""
         y = self.trunk(z)
         y_cut = y.detach().requires_grad_(True)

@@ -15,6 +15,8 @@ from core.models.iwae import IWAE
 
 
 class DReG(IWAE):
+    NAME = "dreg"
+    DESCRIPTION = "IWAE with doubly reparameterised encoder gradients"
     OBJECTIVES = ("decoder", "encoder")
 
     def forward_tasks(self, batch: Batch, generator: torch.Generator | None = None) -> TaskForward:

@@ -10,39 +10,38 @@ their own method instance: the effective weight on z is ``masked_head_y @ G``.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.models.base import Batch, Objective, SharedRepresentation, TabularVAE, TaskForward
+from core.models.base import Batch, ModelOption, Objective, SharedRepresentation, TabularVAE, TaskForward
 from core.models.layers import gaussian_kl, gaussian_sample
 
 
 class HIVAE(TabularVAE):
+    NAME = "hivae"
+    DESCRIPTION = "HI-VAE: Gaussian-mixture prior with a categorical s, per-column heads"
+    OPTIONS = (
+        ModelOption("mixture_components", "components of the Gaussian-mixture prior over z (the values of s)"),
+        ModelOption("y_per_column", "size of each column's block of y"),
+    )
     SHARED = ("z", "s")
+    head_mask: torch.Tensor  # P x (K * y_per_column): output j reads only its column's block of y
 
     def __init__(
-        self,
-        likelihood,
-        input_dim: int,
-        n_features: int,
-        latent: int,
-        hidden: int,
-        layers: int,
-        dropout: float = 0.1,
-        beta: float = 1.0,
-        mixture: int = 10,
-        y_per_column: int = 5,
-        temperature: float = 1.0,
+        self, *args: Any, mixture_components: int = 10, y_per_column: int = 5, temperature: float = 1.0, **kwargs: Any
     ):
-        self.mixture = mixture
+        # build_decoder, called by the shared constructor, needs these sizes
+        self.mixture = mixture_components
         self.y_per_column = y_per_column
         self.temperature = temperature
-        super().__init__(likelihood, input_dim, n_features, latent, hidden, layers, dropout, beta)
+        super().__init__(*args, **kwargs)
         h = self.encoder.out_dim
-        self.to_mixture_logits = nn.Linear(h, mixture)
-        self.to_posterior = nn.Linear(h + mixture, 2 * latent)
-        self.prior_means = nn.Linear(mixture, latent, bias=False)
+        self.to_mixture_logits = nn.Linear(h, self.mixture)
+        self.to_posterior = nn.Linear(h + self.mixture, 2 * self.latent)
+        self.prior_means = nn.Linear(self.mixture, self.latent, bias=False)
 
     def build_decoder(self, latent: int, hidden: int, layers: int) -> None:
         k, m = self.n_features, self.y_per_column
@@ -68,7 +67,9 @@ class HIVAE(TabularVAE):
         y = self.to_y(z)
         return F.linear(y, self.head_y.weight * self.head_mask, self.head_y.bias) + self.head_s(s)
 
-    def _posterior(self, batch: Batch, generator, hard: bool):
+    def _posterior(
+        self, batch: Batch, generator: torch.Generator | None, hard: bool
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         h = self.encoder(torch.cat([batch.inputs, batch.mask.to(batch.inputs.dtype)], -1), generator)
         logits = self.to_mixture_logits(h)
         if hard:

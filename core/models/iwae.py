@@ -9,21 +9,41 @@ posterior terms form the latent part.
 from __future__ import annotations
 
 import math
+from typing import Any, ClassVar, NamedTuple
 
 import torch
 
-from core.models.base import Batch, Objective, SharedRepresentation, TabularVAE, TaskForward
+from core.models.base import Batch, ModelOption, Objective, SharedRepresentation, TabularVAE, TaskForward
 from core.models.layers import gaussian_kl, gaussian_log_density, gaussian_sample
 
 
-class IWAE(TabularVAE):
-    OBJECTIVES = ("iwae",)
+class WeightedTerms(NamedTuple):
+    """The pieces of the importance-weighted bound, per sample s (first dimension)."""
 
-    def __init__(self, *args, importance_samples: int = 20, **kwargs):
+    y: torch.Tensor  # the shared representation, in the graph
+    y_cut: torch.Tensor  # its detached copy
+    outputs: torch.Tensor  # the decoder outputs computed from y_cut
+    log_lik: torch.Tensor  # S x B x K, log p(x_k | z_s)
+    log_prior_ratio: torch.Tensor  # S x B, beta * (log p(z_s) - log q(z_s | x))
+    log_w: torch.Tensor  # S x B, log importance weights
+    weights: torch.Tensor  # S x B, normalised and detached
+    bound: torch.Tensor  # the bound, averaged over the batch
+    kl: torch.Tensor  # KL(q(z|x) || p(z)), for reporting
+
+
+class IWAE(TabularVAE):
+    NAME = "iwae"
+    DESCRIPTION = "importance-weighted autoencoder (S importance samples)"
+    OPTIONS = (ModelOption("importance_samples", "importance samples S of z per row"),)
+    OBJECTIVES: ClassVar[tuple[str, ...]] = ("iwae",)
+
+    def __init__(self, *args: Any, importance_samples: int = 20, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.importance_samples = importance_samples
 
-    def _weighted_terms(self, batch: Batch, generator, stop_posterior_params: bool):
+    def _weighted_terms(
+        self, batch: Batch, generator: torch.Generator | None, stop_posterior_params: bool
+    ) -> WeightedTerms:
         mu, logvar = self.posterior(batch, generator)
         z = gaussian_sample(mu, logvar, self.importance_samples, generator)  # S x B x L
         y, y_cut, outputs = self.decode_cut(z)
@@ -37,7 +57,7 @@ class IWAE(TabularVAE):
         weights = torch.softmax(log_w.detach(), dim=0)  # S x B
         bound = (torch.logsumexp(log_w, 0) - math.log(self.importance_samples)).mean()
         kl = gaussian_kl(mu, logvar).mean().detach()
-        return y, y_cut, outputs, log_lik, log_prior_ratio, log_w, weights, bound, kl
+        return WeightedTerms(y, y_cut, outputs, log_lik, log_prior_ratio, log_w, weights, bound, kl)
 
     def forward_tasks(self, batch: Batch, generator: torch.Generator | None = None) -> TaskForward:
         y, y_cut, outputs, log_lik, _, _, weights, bound, kl = self._weighted_terms(batch, generator, False)

@@ -9,6 +9,9 @@ from core.models.layers import gaussian_kl, gaussian_sample
 
 
 class VAE(TabularVAE):
+    NAME = "vae"
+    DESCRIPTION = "VAE on the ELBO"
+
     def forward_tasks(self, batch: Batch, generator: torch.Generator | None = None) -> TaskForward:
         mu, logvar = self.posterior(batch, generator)
         z = gaussian_sample(mu, logvar, None, generator)

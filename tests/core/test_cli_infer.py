@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -98,3 +101,35 @@ def test_python_dash_m_core_infer_bad_input():
     assert done.stdout == ""
     assert done.stderr == "error: duplicate column name 'b' in the header\n"
     assert "Traceback" not in done.stderr
+
+
+def _console_script() -> str:
+    """The installed ``overlook`` command, preferring the one beside this interpreter."""
+    search = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    found = shutil.which("overlook", path=search)
+    if found is None:
+        pytest.fail("no `overlook` command found: install the project first (pip install -e .)")
+    return found
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["infer", "sample_data/penguins.csv"], ["infer", str(CORPUS / "duplicate_names.csv")], ["methods"]],
+    ids=["penguins", "bad-input", "methods"],
+)
+def test_the_overlook_command_is_python_dash_m_core(args):
+    installed = subprocess.run([_console_script(), *args], cwd=REPO, capture_output=True, text=True, timeout=120)
+    module = _module(*args)
+    assert (installed.returncode, installed.stdout, installed.stderr) == (
+        module.returncode,
+        module.stdout,
+        module.stderr,
+    )
+    if args[1:] == ["sample_data/penguins.csv"]:
+        assert installed.returncode == 0 and json.loads(installed.stdout)[0]["name"] == "rownames"
+
+
+def test_help_names_the_command_it_was_called_by():
+    installed = subprocess.run([_console_script(), "--help"], capture_output=True, text=True, timeout=120)
+    assert installed.returncode == 0 and installed.stdout.startswith("usage: overlook ")
+    assert _module("--help").stdout.startswith("usage: python -m core ")

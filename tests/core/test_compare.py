@@ -17,23 +17,16 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.compare import (
-    CANCELLED,
-    DIVERGED,
-    FINISHED,
-    PAUSED,
-    RUNNING,
-    Comparison,
-    GridOutcome,
+from core.comparison import CANCELLED, DIVERGED, FINISHED, PAUSED, RUNNING, Comparison
+from core.configurations import (
     configuration_labels,
     differences_table,
     encode_configurations,
     fairness_notes,
     parse_configurations,
-    runs_frame,
-    summarize,
 )
 from core.errors import DataError
+from core.grid import GridOutcome, runs_frame, summarize
 from core.mtl import METHODS
 from core.schema import Column, ColumnType
 from core.synthetic import make_synthetic

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core.csv_reader import read_csv_guessing_header
 from core.errors import DataError
 from core.inference import infer_schema
 from core.io import MISSING_MARKERS, check_usable, load_table, read_csv, read_hivae_folder
@@ -277,6 +278,23 @@ def test_hivae_folder_without_masks_or_missing_cells_has_no_masks(tmp_path):
     assert table.missing_mask is None and table.impute_mask is None
     assert list(table.data.columns) == ["col0", "col1"]
     assert table.schema["col0"].categories == (0, 1, 2)
+
+
+@pytest.mark.parametrize(
+    "text, has_header, columns",
+    [
+        ("1,2.5,NA\n3,4,5\n", False, ["col0", "col1", "col2"]),
+        ('"1", 2.5,\n3,4,5\n', False, ["col0", "col1", "col2"]),  # quoted and spaced numbers are numbers
+        ("a,b,c\n1,2,3\n", True, ["a", "b", "c"]),
+        ("id;x;y\n1;2;3\n", True, ["id", "x", "y"]),
+        ("1,x,3\n4,y,6\n", True, ["1", "x", "3"]),  # one cell that is not a number makes a header
+    ],
+)
+def test_a_header_row_is_guessed_from_its_cells(text, has_header, columns):
+    frame, found = read_csv_guessing_header(text.encode())
+    assert found is has_header and list(frame.columns) == columns
+    assert len(frame) == (1 if has_header else 2)
+    assert list(read_csv(text.encode(), header=False).columns) == ["col0", "col1", "col2"]
 
 
 # --- load_table and check_usable -----------------------------------------------------------------
