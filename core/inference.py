@@ -1,27 +1,30 @@
 """Deciding each column's type from its values, and checking types a person sets.
 
-Rules of ``infer_schema``, first match wins (every decision is written into the
-column's ``reason``):
+First each column's cells are read (``core.cell_formats``): numbers written as text
+(``12.5%``, ``$12,345``, a stray ``unknown``) become numbers, labels written in several
+cases one label, and a column of dates or times is excluded. Then the rules of
+``infer_schema``, first match wins (every decision is written into the column's
+``reason``, after how its cells were read):
 
 1. every cell missing -> excluded;
 2. a single distinct value -> excluded (constant);
 3. text that is mostly numbers, more than ``MAX_CODED_CLASSES`` distinct ones, with
-   a few stray words ("unknown") -> excluded, so that the user decides whether the
-   words mean "missing" or a class;
+   more words than ``core.cell_formats`` reads as missing -> excluded, so that the user
+   decides whether the words mean "missing" or a class;
 4. identifier -> excluded: named like one (``id``, ``rownames``, ``index``, an
    empty or ``Unnamed: 0`` header) and holding integers or text; integers, all
    distinct, strictly increasing or decreasing down the rows (a row index); text
    distinct in at least ``IDENTIFIER_DISTINCT_SHARE`` of the rows (names, keys);
 5. exactly two distinct values, of any kind -> binary;
 6. other text -> categorical (excluded beyond ``MAX_CLASSES`` distinct values);
-7. integers (``12.0`` counts as an integer) with at most ``MAX_CODED_CLASSES``
-   distinct values, or a gap-free run of codes starting at 0 or 1 with at most
-   ``MAX_GAPLESS_CODES`` values -> categorical (coded classes; the reason says an
-   ordinal is possible, since values alone do not show whether codes are ordered);
-8. other non-negative integers -> count;
-9. numbers all above zero, not all integers -> positive;
-10. other numbers -> real (with zeros and no negatives the reason says positive
-    fits too: values do not tell an amount that is often 0 from a real quantity).
+7. numbers -> the type their shape says (``core.number_types``): calendar years real;
+   small counts count; other few distinct integers coded classes (categorical);
+   amounts (over-dispersed, large, or in round units, or non-negative with many zeros)
+   positive on log(1 + x); other non-negative integers count; other numbers positive
+   when all above zero, else real.
+
+Numbers beyond ``MAX_MAGNITUDE`` are refused (DataError naming the column): the model
+computes in float32, where they overflow.
 
 Excluded columns carry the type their values suggest but no categories: categories
 only matter for modelled columns and are derived when a column is included.
@@ -32,15 +35,37 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from core.cell_formats import read_cells
 from core.errors import DataError
-from core.schema import Column, ColumnType, Schema, parse_type, read_hivae_types
+from core.files import read_utf8_text
+from core.number_types import MAX_CODED_CLASSES, MAX_GAPLESS_CODES, number_type
+from core.schema import (
+    MAX_MAGNITUDE,
+    Column,
+    ColumnType,
+    Schema,
+    format_number,
+    parse_type,
+    read_hivae_types,
+)
 
-MAX_CODED_CLASSES = 20
-MAX_GAPLESS_CODES = 30
+__all__ = [
+    "IDENTIFIER_DISTINCT_SHARE",
+    "MAX_CLASSES",
+    "MAX_CODED_CLASSES",
+    "MAX_GAPLESS_CODES",
+    "column_of_type",
+    "declared_column",
+    "infer_schema",
+    "schema_from_types_file",
+    "type_conflict",
+    "validate_override",
+]
 # Why 0.9 and not 1.0: key columns in real exports often repeat a handful of values.
 IDENTIFIER_DISTINCT_SHARE = 0.9
 # Text whose cells are mostly numbers, with more distinct numbers than coded classes
@@ -68,13 +93,19 @@ class _Values:
             infinite = ~np.isfinite(numbers)
             if infinite.any():
                 raise DataError(f"column {name!r} holds an infinite value ({numbers[infinite][0]!r})")
+            huge = np.abs(numbers) > MAX_MAGNITUDE
+            if huge.any():
+                raise DataError(
+                    f"column {name!r} holds {format_number(numbers[huge][0])}, beyond ±{MAX_MAGNITUDE:g}, where the "
+                    "model's float32 arithmetic overflows; rescale the column (divide it by a power of ten)"
+                )
             self.numbers = numbers
             self.distinct = pd.unique(numbers)
             self.is_integer = bool(np.all(numbers == np.round(numbers)))
             self.min = float(numbers.min()) if len(numbers) else np.nan
             self.max = float(numbers.max()) if len(numbers) else np.nan
         else:
-            self.numbers = None
+            self.numbers = np.empty(0)  # text: no numbers
             self.distinct = np.asarray(observed.unique(), dtype=object)
             self.is_integer = False
         self.n_distinct = len(self.distinct)
@@ -94,7 +125,7 @@ class _Values:
 
     def range_text(self) -> str:
         kind = "integers" if self.is_integer else "numbers"
-        return f"{kind} {_fmt(self.min)}..{_fmt(self.max)}, {self.n_distinct} distinct values"
+        return f"{kind} {format_number(self.min)}..{format_number(self.max)}, {self.n_distinct} distinct values"
 
 
 def infer_schema(df: pd.DataFrame) -> Schema:
@@ -102,13 +133,23 @@ def infer_schema(df: pd.DataFrame) -> Schema:
     for name in df.columns:
         if not isinstance(name, str):
             raise DataError(f"column name {name!r} is not text; name the columns with strings")
-    return Schema(tuple(_infer_column(_Values(name, df[name]), df[name]) for name in df.columns))
+    return Schema(tuple(_read_and_infer(name, df[name]) for name in df.columns))
+
+
+def _read_and_infer(name: str, series: pd.Series) -> Column:
+    cells = read_cells(series)
+    if cells.dates is not None:
+        return Column(name, ColumnType.REAL, cells.dates, excluded=True)
+    column = _infer_column(_Values(name, cells.values), cells.values)
+    reason = f"{cells.note}; {column.reason}" if cells.note else column.reason
+    return replace(column, reason=reason, cells=cells.reading)
 
 
 def _infer_column(v: _Values, series: pd.Series) -> Column:
     if v.n_distinct == 0:
         return Column(v.name, ColumnType.REAL, "every cell is missing -> excluded", excluded=True)
     suggested = _suggest_type(v)
+    exclusion: str | None
     if v.n_distinct == 1:
         exclusion = f"a single value ({v.labels()[0]!r}) in every filled row -> constant, excluded"
     else:
@@ -121,7 +162,7 @@ def _infer_column(v: _Values, series: pd.Series) -> Column:
 
 
 def _suggest_type(v: _Values) -> Column:
-    """Rules 5 to 10 of the module docstring, ignoring exclusion (so with no categories
+    """Rules 5 to 7 of the module docstring, ignoring exclusion (so with no categories
     for text with too many distinct values to be classes)."""
     if v.n_distinct == 2:
         labels = v.labels()
@@ -139,34 +180,9 @@ def _suggest_type(v: _Values) -> Column:
             f"text with {v.n_distinct} distinct values -> categorical{many}",
             categories=v.labels() if v.n_distinct <= MAX_CLASSES else (),
         )
-    if v.is_integer:
-        gapless_codes = v.min in (0.0, 1.0) and v.max - v.min + 1 == v.n_distinct and v.n_distinct <= MAX_GAPLESS_CODES
-        if v.n_distinct <= MAX_CODED_CLASSES or gapless_codes:
-            why = (
-                f"at most {MAX_CODED_CLASSES} distinct"
-                if v.n_distinct <= MAX_CODED_CLASSES
-                else f"gap-free codes from {_fmt(v.min)}"
-            )
-            return Column(
-                v.name,
-                ColumnType.CATEGORICAL,
-                f"{v.range_text()} ({why}) -> coded classes: categorical; "
-                "set ordinal if the codes are ordered, count if they are counts",
-                categories=v.labels(),
-            )
-        if v.min >= 0:
-            return Column(v.name, ColumnType.COUNT, f"{v.range_text()} -> count")
-        return Column(v.name, ColumnType.REAL, f"{v.range_text()}, some negative -> real")
-    if v.min > 0:
-        return Column(v.name, ColumnType.POSITIVE, f"{v.range_text()}, all above zero -> positive")
-    if v.min == 0:
-        # Values alone cannot tell an amount that is often 0 from a real quantity.
-        return Column(
-            v.name,
-            ColumnType.REAL,
-            f"{v.range_text()}, with zeros -> real; set positive if it is a non-negative amount",
-        )
-    return Column(v.name, ColumnType.REAL, f"{v.range_text()}, with negative values -> real")
+    decided = number_type(v.numbers, v.is_integer, v.n_distinct)
+    categories = v.labels() if decided.type.is_discrete_class else ()
+    return Column(v.name, decided.type, f"{v.range_text()}, {decided.why}", categories=categories)
 
 
 def _identifier_reason(v: _Values) -> str | None:
@@ -207,27 +223,23 @@ def _stray_words_reason(v: _Values, series: pd.Series) -> str | None:
 
 
 def type_conflict(series: pd.Series, column_type: ColumnType) -> str | None:
-    """Why ``series`` cannot hold ``column_type`` (naming an offending value), or None."""
-    v = _Values(str(series.name), series)
+    """Why ``series`` cannot hold ``column_type`` (naming an offending value), or None.
+    Its cells are read as inference reads them (``core.cell_formats``)."""
+    v = _Values(str(series.name), read_cells(series).values)
+    traits = column_type.traits
     if v.n_distinct == 0:
         return "every cell is missing"
-    if column_type.is_numerical:
+    if not traits.is_class:
         if not v.is_number:
             non_numbers = [x for x in v.labels() if not _is_number_text(x)]
             example = non_numbers[0] if non_numbers else v.labels()[0]
             return f"it holds text ({example!r}), not numbers"
-        if column_type is ColumnType.POSITIVE and v.min < 0:
-            return f"it holds {_fmt(v.min)}, and positive values cannot be negative"
-        if column_type is ColumnType.COUNT:
-            fractional = v.numbers[v.numbers != np.round(v.numbers)]
-            if len(fractional):
-                return f"it holds {_fmt(fractional[0])}, which is not a whole number"
-            if v.min < 0:
-                return f"it holds {_fmt(v.min)}, and counts cannot be negative"
-        return None
-    if column_type is ColumnType.BINARY and v.n_distinct != 2:
+        return traits.violation(v.numbers)
+    if traits.n_classes is not None and v.n_distinct != traits.n_classes:
         shown = ", ".join(repr(x) for x in v.labels()[:4]) + (", ..." if v.n_distinct > 4 else "")
-        return f"it has {v.n_distinct} distinct values ({shown}), and binary needs exactly 2"
+        return (
+            f"it has {v.n_distinct} distinct values ({shown}), and {column_type.value} needs exactly {traits.n_classes}"
+        )
     if v.n_distinct == 1:
         return f"it has a single value ({v.labels()[0]!r}), so it carries no class information"
     if v.n_distinct > MAX_CLASSES:
@@ -241,8 +253,9 @@ def column_of_type(series: pd.Series, column_type: ColumnType, reason: str) -> C
     conflict = type_conflict(series, column_type)
     if conflict:
         raise DataError(f"column {name!r} cannot be {column_type.value}: {conflict}")
-    categories = _Values(name, series).labels() if column_type.is_discrete_class else ()
-    return Column(name, column_type, reason, categories=categories)
+    cells = read_cells(series)
+    categories = _Values(name, cells.values).labels() if column_type.is_discrete_class else ()
+    return Column(name, column_type, reason, categories=categories, cells=cells.reading)
 
 
 def validate_override(
@@ -354,24 +367,12 @@ def _apply_schema_json(df: pd.DataFrame, given: Schema) -> Schema:
 def _types_text(path_or_text: str | Path) -> str:
     if isinstance(path_or_text, str) and ("\n" in path_or_text or path_or_text.lstrip().startswith("[")):
         return path_or_text
-    path = Path(path_or_text)
-    try:
-        return path.read_bytes().decode("utf-8-sig")
-    except FileNotFoundError:
-        raise DataError(f"types file {str(path)!r} not found") from None
-    except IsADirectoryError:
-        raise DataError(f"types file {str(path)!r} is a folder") from None
-    except UnicodeDecodeError:
-        raise DataError(f"types file {str(path)!r} is not UTF-8 text") from None
+    return read_utf8_text(path_or_text, "types file")
 
 
-def _is_number_text(value) -> bool:
+def _is_number_text(value: Any) -> bool:
     try:
         float(value)
     except (TypeError, ValueError):
         return False
     return True
-
-
-def _fmt(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else f"{x:.6g}"

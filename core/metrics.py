@@ -1,6 +1,7 @@
 """Reconstruction / imputation error per column, and which columns are overlooked.
 
-Errors follow the paper (see PAPER.md, "Evaluation"):
+Errors follow the paper's evaluation; each type's spec (``core.column_types``) names
+its ``Metric``:
 
 - numerical (real, positive, count): RMSE / (max - min) of the column's true values
   on the evaluated cells; when those values are all equal the range is taken as 1
@@ -22,15 +23,20 @@ column cannot be overlooked.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import numpy as np
 import torch
 
+from core.column_types import SPECS, Metric
 from core.schema import Column, ColumnType
 
 OVERLOOK_RATIO = 0.9
+
+# Tensors, arrays or nested lists of numbers.
+ArrayLike: TypeAlias = torch.Tensor | np.ndarray | Sequence
 
 
 @dataclass(frozen=True)
@@ -43,7 +49,13 @@ class ColumnScore:
     shift_error: float | None  # ordinal columns only
 
 
-def score_columns(features: Sequence[Column], true_targets, pred_targets, mask, baseline_targets) -> list[ColumnScore]:
+def score_columns(
+    features: Sequence[Column],
+    true_targets: ArrayLike,
+    pred_targets: ArrayLike,
+    mask: ArrayLike,
+    baseline_targets: ArrayLike,
+) -> list[ColumnScore]:
     """Score each feature on the cells where ``mask`` is True.
 
     Targets are N x K in target units (see ``core.encoding``); ``baseline_targets`` is
@@ -72,23 +84,20 @@ def mean_error(scores: Sequence[ColumnScore]) -> float:
 
 
 def _score_column(column: Column, truth: np.ndarray, pred: np.ndarray, baseline: float) -> ColumnScore:
-    is_ordinal = column.type is ColumnType.ORDINAL
+    metric = SPECS[column.type].metric
     if truth.size == 0:
-        return ColumnScore(column.name, column.type, math.nan, math.nan, False, math.nan if is_ordinal else None)
-    guess = np.full_like(truth, baseline)
-    if column.type.is_numerical:
-        spread = truth.max() - truth.min()
-        scale = spread if spread > 0 else 1.0
-        error, baseline_error = _rmse(truth, pred) / scale, _rmse(truth, guess) / scale
-    else:
-        error, baseline_error = _error_rate(truth, pred), _error_rate(truth, guess)
-    shift = float(np.mean(np.abs(np.rint(pred) - truth)) / column.n_classes) if is_ordinal else None
+        no_shift = math.nan if metric.reports_class_shift else None
+        return ColumnScore(column.name, column.type, math.nan, math.nan, False, no_shift)
+    error_of = _ERROR[metric]
+    error, baseline_error = error_of(truth, pred), error_of(truth, np.full_like(truth, baseline))
+    shift = _class_shift(truth, pred, len(column.categories)) if metric.reports_class_shift else None
     overlooked = baseline_error > 0 and error >= OVERLOOK_RATIO * baseline_error
     return ColumnScore(column.name, column.type, error, baseline_error, bool(overlooked), shift)
 
 
-def _rmse(truth: np.ndarray, pred: np.ndarray) -> float:
-    return float(np.sqrt(np.mean((pred - truth) ** 2)))
+def _normalised_rmse(truth: np.ndarray, pred: np.ndarray) -> float:
+    spread = truth.max() - truth.min()
+    return float(np.sqrt(np.mean((pred - truth) ** 2)) / (spread if spread > 0 else 1.0))
 
 
 def _error_rate(truth: np.ndarray, pred: np.ndarray) -> float:
@@ -96,7 +105,18 @@ def _error_rate(truth: np.ndarray, pred: np.ndarray) -> float:
     return float(np.mean(np.rint(pred) != truth))
 
 
-def _as_array(values) -> np.ndarray:
+def _class_shift(truth: np.ndarray, pred: np.ndarray, n_classes: int) -> float:
+    return float(np.mean(np.abs(np.rint(pred) - truth)) / n_classes)
+
+
+_ERROR: dict[Metric, Callable[[np.ndarray, np.ndarray], float]] = {
+    Metric.NORMALISED_RMSE: _normalised_rmse,
+    Metric.ERROR_RATE: _error_rate,
+    Metric.ERROR_RATE_AND_CLASS_SHIFT: _error_rate,
+}
+
+
+def _as_array(values: ArrayLike) -> np.ndarray:
     if isinstance(values, torch.Tensor):
         values = values.detach().cpu().numpy()
     return np.asarray(values, dtype=np.float64)

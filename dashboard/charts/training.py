@@ -24,6 +24,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from core.column_types import SPECS, ChartKind
 from core.metrics import ColumnScore
 from core.schema import Column
 
@@ -254,29 +255,15 @@ def gradient_bars(
 def marginal_shares(column: Column, sources: Mapping[str, pd.Series], max_bins: int = MAX_BINS) -> pd.DataFrame:
     """Share of each class, or of each bin, per source (rows: label, position, source, share).
 
-    Class columns use the schema's categories, in order. Numerical columns use bins
-    spanning the first source's range (the data); values of other sources outside it
-    fall into the edge bins, so every source's shares sum to 1.
+    The column type's chart kind decides: class bars use the schema's categories, in
+    order; a histogram uses bins spanning the first source's range (the data), and
+    values of other sources outside it fall into the edge bins, so every source's
+    shares sum to 1.
     """
     if not sources:
         raise ValueError("marginal_shares needs at least one source")
     observed = {name: values.dropna() for name, values in sources.items()}
-    if column.type.is_discrete_class:
-        labels = [str(c) for c in column.categories]
-        counts = {
-            name: pd.Categorical(values, categories=list(column.categories)).value_counts().to_numpy()
-            for name, values in observed.items()
-        }
-    else:
-        reference = next(iter(observed.values())).to_numpy(dtype=np.float64)
-        low, high = (float(reference.min()), float(reference.max())) if len(reference) else (0.0, 1.0)
-        n_bins = max(1, min(max_bins, len(np.unique(reference))))
-        edges = np.linspace(low, high, n_bins + 1) if high > low else np.array([low - 0.5, low + 0.5])
-        labels = [f"{_short(a)} – {_short(b)}" for a, b in itertools.pairwise(edges)]
-        counts = {
-            name: np.histogram(np.clip(values.to_numpy(dtype=np.float64), edges[0], edges[-1]), edges)[0]
-            for name, values in observed.items()
-        }
+    labels, counts = _COUNTS[SPECS[column.type].chart](column, observed, max_bins)
     rows = []
     for name, count in counts.items():
         total = count.sum()
@@ -286,6 +273,32 @@ def marginal_shares(column: Column, sources: Mapping[str, pd.Series], max_bins: 
             for i, (label, share) in enumerate(zip(labels, shares, strict=True))
         )
     return pd.DataFrame(rows, columns=["label", "position", "source", "share"])
+
+
+_Counts = tuple[list[str], dict[str, np.ndarray]]
+
+
+def _class_counts(column: Column, observed: Mapping[str, pd.Series], max_bins: int) -> _Counts:
+    counts = {
+        name: pd.Categorical(values, categories=list(column.categories)).value_counts().to_numpy()
+        for name, values in observed.items()
+    }
+    return [str(c) for c in column.categories], counts
+
+
+def _bin_counts(column: Column, observed: Mapping[str, pd.Series], max_bins: int) -> _Counts:
+    reference = next(iter(observed.values())).to_numpy(dtype=np.float64)
+    low, high = (float(reference.min()), float(reference.max())) if len(reference) else (0.0, 1.0)
+    n_bins = max(1, min(max_bins, len(np.unique(reference))))
+    edges = np.linspace(low, high, n_bins + 1) if high > low else np.array([low - 0.5, low + 0.5])
+    counts = {
+        name: np.histogram(np.clip(values.to_numpy(dtype=np.float64), edges[0], edges[-1]), edges)[0]
+        for name, values in observed.items()
+    }
+    return [f"{_short(a)} – {_short(b)}" for a, b in itertools.pairwise(edges)], counts
+
+
+_COUNTS = {ChartKind.CLASS_BARS: _class_counts, ChartKind.HISTOGRAM: _bin_counts}
 
 
 def marginal_chart(column: Column, shares: pd.DataFrame, uirevision: str = "marginal", hover: bool = True) -> go.Figure:

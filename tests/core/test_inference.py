@@ -31,7 +31,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bench.agreement_table import AMBIGUOUS, DIFFER, agreements, judge
+from bench.agreement_table import AGREE, AMBIGUOUS, DIFFER, RAW_ACCEPTED, agreements, judge, raw_agreements
 from core.errors import DataError
 from core.inference import (
     MAX_CLASSES,
@@ -105,16 +105,19 @@ def test_gap_free_codes_from_zero_or_one_are_classes_up_to_their_limit():
 
 
 def test_integer_valued_floats_count_as_integers():
-    column = _one([float(v) for v in np.random.default_rng(0).permutation(np.arange(0, 200, 3))])
+    column = _one([float(v) for v in np.random.default_rng(0).permutation(np.arange(0, 90, 2))])
     assert column.type is ColumnType.COUNT
-    assert "integers 0..198" in column.reason
+    assert "integers 0..88" in column.reason
 
 
 def test_numbers_positive_real_and_negative_integers():
     rng = np.random.default_rng(1)
     assert _one(rng.lognormal(size=50)).type is ColumnType.POSITIVE
-    with_zero = np.append(rng.lognormal(size=50), 0.0)
+    # a single zero in a symmetric measurement: real; right-skewed values with a zero: an amount
+    with_zero = np.append(rng.normal(5.0, 1.0, size=50), 0.0)
     assert _one(with_zero).type is ColumnType.REAL and "set positive" in _one(with_zero).reason
+    skewed = np.append(rng.lognormal(size=50), 0.0)
+    assert _one(skewed).type is ColumnType.POSITIVE and "right-skewed" in _one(skewed).reason
     assert _one(rng.normal(size=50)).type is ColumnType.REAL
     assert _one(rng.permutation(np.arange(-100, 100))).type is ColumnType.REAL
 
@@ -130,7 +133,7 @@ def test_numbers_positive_real_and_negative_integers():
         ("person", ["Ann", "Bob", "Cy", "Di", "Ed", "Flo"], "identifier or free text"),
         ("constant", [7, 7, 7, None, 7, 7], "constant"),
         ("empty", [None] * 6, "every cell is missing"),
-        ("weight", [f"{60 + i * 0.5}" for i in range(30)] + ["unknown"] * 3, "'unknown'"),
+        ("weight", [f"{60 + i * 0.5}" for i in range(30)] + [f"w{i}" for i in range(4)], "'w0'"),
     ],
 )
 def test_columns_that_cannot_be_features_are_excluded_with_a_reason(name, values, words):
@@ -191,12 +194,13 @@ def test_inferred_types_obey_their_definitions_and_pass_validation(values):
         assert list(column.categories) == list(distinct)
     elif column.type is ColumnType.COUNT:
         assert np.all(observed == np.round(observed)) and observed.min() >= 0
-        assert len(distinct) > MAX_CODED_CLASSES
+        assert len(distinct) > MAX_CODED_CLASSES or "small counts" in column.reason
     elif column.type is ColumnType.POSITIVE:
-        assert observed.min() > 0 and not np.all(observed == np.round(observed))
+        # above zero, or non-negative with an amount's shape (many zeros, skew, dispersion)
+        assert observed.min() >= 0 and ("amount" in column.reason or observed.min() > 0)
     else:
         assert column.type is ColumnType.REAL
-        assert observed.min() <= 0
+        assert observed.min() <= 0 or "calendar years" in column.reason
 
 
 # --- overrides -------------------------------------------------------------------------
@@ -338,10 +342,37 @@ def test_schema_json_keeps_a_given_category_order(penguins, tmp_path):
 # --- the HI-VAE benchmark tables and the raw tables -----------------------------------------
 
 
-@pytest.mark.parametrize("folder", sorted(p.name for p in PAPER.iterdir() if (p / "data_types.csv").exists()))
+# (agree, ambiguous) per benchmark table, as `python -m bench.agreement_table` prints them:
+# a column that falls from "agree" to "ambiguous" fails as surely as one that differs.
+# Changed only where inference got better: Adult's col2, col9, col10, defaultCredit's col0
+# and col17..col22 and spam's col55, col56 (declared positive: amounts, now positive
+# rather than count) and spam's col0..col53 (declared positive: word frequencies, mostly
+# zeros, now positive rather than real) went from ambiguous to agree.
+AGREEMENT_COUNTS = {
+    "Adult": (11, 1),
+    "Breast": (1, 9),
+    "Wine": (12, 1),
+    "bank": (13, 8),
+    "defaultCredit": (17, 7),
+    "diamonds": (7, 3),
+    "letter": (1, 16),
+    "spam": (58, 0),
+}
+
+
+def test_the_pinned_agreement_counts_cover_every_benchmark_table():
+    folders = {p.name for p in PAPER.iterdir() if (p / "data_types.csv").exists()}
+    assert folders == set(AGREEMENT_COUNTS)
+    agree, ambiguous = (sum(counts) for counts in zip(*AGREEMENT_COUNTS.values(), strict=True))
+    assert (agree + ambiguous, agree, ambiguous) == (165, 120, 45)
+
+
+@pytest.mark.parametrize("folder", sorted(AGREEMENT_COUNTS))
 def test_inference_agrees_with_the_declared_types_up_to_the_listed_ambiguities(folder):
     rows = agreements(PAPER / folder)
     assert [r for r in rows if r.verdict == DIFFER] == []
+    verdicts = [r.verdict for r in rows]
+    assert (verdicts.count(AGREE), verdicts.count(AMBIGUOUS)) == AGREEMENT_COUNTS[folder]
 
 
 def test_decidable_columns_of_the_benchmark_tables_agree():
@@ -362,122 +393,11 @@ def test_judge_flags_a_real_disagreement():
     assert verdict == AMBIGUOUS
 
 
-# What a statistician would accept for the raw tables: column -> allowed types
-# ("excluded" for identifiers and constants).
-RAW_EXPECTED = {
-    "HI.csv": {
-        "rownames": {"excluded"},
-        "whrswk": {"count"},
-        "hhi": {"binary"},
-        "whi": {"binary"},
-        "hhi2": {"binary"},
-        "education": {"categorical", "ordinal"},
-        "race": {"categorical"},
-        "hispanic": {"binary"},
-        # experience holds -1 and fractional years in this file
-        "experience": {"real"},
-        "kidslt6": {"count", "categorical"},
-        "kids618": {"count", "categorical"},
-        "husby": {"real"},  # holds zeros
-        "region": {"categorical"},
-        "wght": {"count"},
-    },
-    "rwm5yr.csv": {
-        "rownames": {"excluded"},
-        "id": {"excluded"},
-        "docvis": {"count"},
-        "hospvis": {"count"},
-        "year": {"categorical", "ordinal"},
-        "edlevel": {"categorical", "ordinal"},
-        "age": {"count"},
-        "outwork": {"binary"},
-        "female": {"binary"},
-        "married": {"binary"},
-        "kids": {"binary"},
-        "hhninc": {"real", "positive"},
-        "educ": {"positive", "real"},
-        "self": {"binary"},
-        "edlevel1": {"binary"},
-        "edlevel2": {"binary"},
-        "edlevel3": {"binary"},
-        "edlevel4": {"binary"},
-    },
-    "cps1.csv": {
-        "rownames": {"excluded"},
-        "trt": {"excluded"},
-        "age": {"count"},
-        "educ": {"categorical", "count"},
-        "black": {"binary"},
-        "hisp": {"binary"},
-        "marr": {"binary"},
-        "nodeg": {"binary"},
-        "re74": {"real"},
-        "re75": {"real"},
-        "re78": {"real"},
-    },
-    "diamonds.csv": {
-        "rownames": {"excluded"},
-        "carat": {"positive"},
-        "cut": {"categorical"},
-        "color": {"categorical"},
-        "clarity": {"categorical"},
-        "depth": {"positive", "real"},
-        "table": {"positive", "real"},
-        "price": {"count", "positive"},
-        "x": {"real"},
-        "y": {"real"},
-        "z": {"real"},
-    },
-    "penguins.csv": {
-        "rownames": {"excluded"},
-        "species": {"categorical"},
-        "island": {"categorical"},
-        "bill_length_mm": {"positive"},
-        "bill_depth_mm": {"positive"},
-        "flipper_length_mm": {"count", "positive"},
-        "body_mass_g": {"count", "positive"},
-        "sex": {"binary"},
-        "year": {"categorical", "ordinal"},
-    },
-    "CPS1985.csv": {
-        "rownames": {"excluded"},
-        "wage": {"positive"},
-        "education": {"categorical", "count"},
-        "experience": {"count"},
-        "age": {"count"},
-        "ethnicity": {"categorical"},
-        "region": {"binary"},
-        "gender": {"binary"},
-        "occupation": {"categorical"},
-        "sector": {"categorical"},
-        "union": {"binary"},
-        "married": {"binary"},
-    },
-    "Housing.csv": {
-        "rownames": {"excluded"},
-        "price": {"count", "positive"},
-        "lotsize": {"count", "positive"},
-        "bedrooms": {"categorical", "count"},
-        "bathrms": {"categorical", "count"},
-        "stories": {"categorical", "count"},
-        "driveway": {"binary"},
-        "recroom": {"binary"},
-        "fullbase": {"binary"},
-        "gashw": {"binary"},
-        "airco": {"binary"},
-        "garagepl": {"categorical", "count"},
-        "prefarea": {"binary"},
-    },
-}
-
-
-@pytest.mark.parametrize("file", sorted(RAW_EXPECTED))
+@pytest.mark.parametrize("file", sorted(RAW_ACCEPTED))
 def test_raw_tables_get_types_a_statistician_accepts(file):
-    schema = infer_schema(read_csv(RAW / file))
-    got = {c.name: "excluded" if c.excluded else c.type.value for c in schema.columns}
-    assert set(got) == set(RAW_EXPECTED[file])
-    wrong = {name: t for name, t in got.items() if t not in RAW_EXPECTED[file][name]}
-    assert wrong == {}
+    rows = raw_agreements(RAW / file)
+    assert {r.column for r in rows} == set(RAW_ACCEPTED[file])
+    assert {r.column: r.why for r in rows if r.verdict != AGREE} == {}
 
 
 def test_hi_facts_behind_the_expectations():
