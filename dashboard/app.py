@@ -9,7 +9,8 @@ from __future__ import annotations
 import streamlit as st
 import torch
 
-from dashboard.state import get_state
+from dashboard.links import linked_view
+from dashboard.state.train import get_state
 from dashboard.views import compare, data, learn, train
 
 # The models are small: one intra-op thread per step is as fast as several, and it
@@ -33,18 +34,12 @@ def main() -> None:
         "View",
         list(VIEWS),
         key="view",
-        default=_linked_view(),
+        default=linked_view(st.query_params.to_dict(), list(VIEWS), default="Train"),
         required=True,
         label_visibility="collapsed",
         width="stretch",
     )
     VIEWS[view]()
-
-
-def _linked_view() -> str:
-    """The view a link names (``?view=compare``), else Train."""
-    linked = {name.lower(): name for name in VIEWS}.get(st.query_params.get("view", "").lower())
-    return linked or "Train"
 
 
 main()

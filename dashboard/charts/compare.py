@@ -1,6 +1,6 @@
 """Figures of the compare view: every configuration on shared axes, one colour each.
 
-They take the frames of ``core.compare.Comparison`` (``scores_frame``, ``summary_frame``,
+They take the frames of ``core.comparison.Comparison`` (``scores_frame``, ``summary_frame``,
 ``curves_frame``, ``losses_frame``) and return plotly figures. A configuration keeps its
 colour in every figure, and figures side by side share their axes, so bars and
 curves can be read against each other. ``uirevision`` keeps the user's zoom and

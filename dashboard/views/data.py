@@ -3,12 +3,17 @@ inferred schema (a type per column with its reason; columns can be excluded)."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import pandas as pd
 import streamlit as st
+from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 from core.samples import SAMPLES
 from core.schema import ColumnType
-from dashboard.state import SYNTHETIC_NAME, UPLOAD_LIMIT_MB, DashboardState, get_state, sample_names
+from dashboard.state.samples import SYNTHETIC_NAME, sample_names
+from dashboard.state.train import UPLOAD_LIMIT_MB, DashboardState, get_state
+from dashboard.widgets import bind, setter, written_back
 
 PREVIEW_ROWS = 200
 TYPES = [t.value for t in ColumnType]
@@ -23,9 +28,7 @@ def render() -> None:
         st.file_uploader(
             f"Upload a CSV (up to {UPLOAD_LIMIT_MB} MB)",
             type=["csv", "tsv", "txt"],
-            key="upload",
-            on_change=_on_upload,
-            args=(state,),
+            **written_back("upload", partial(receive_upload, state)),
             help="A header row; comma, semicolon or tab separated; empty cells or NA for missing values.",
         )
     if "data" in state.messages:
@@ -38,11 +41,11 @@ def render() -> None:
 
 def _sample_picker(state: DashboardState) -> None:
     names = sample_names()
-    if "sample_choice" not in st.session_state:
-        st.session_state["sample_choice"] = state.table.name if state.table.name in names else names[0]
+    picked = next(name for name in (state.sample_choice, state.table.name, names[0]) if name in names)
     pick, load = st.columns([3, 1], vertical_alignment="bottom")
-    pick.selectbox("Sample table", names, key="sample_choice", format_func=_sample_label)
-    load.button("Load", key="load_sample", width="stretch", on_click=_on_sample, args=(state,))
+    choice = bind("sample_choice", picked, setter(state, "sample_choice"))
+    pick.selectbox("Sample table", names, **choice, format_func=_sample_label)
+    load.button("Load", key="load_sample", width="stretch", on_click=state.load_sample, args=(picked,))
 
 
 def _sample_label(name: str) -> str:
@@ -51,15 +54,11 @@ def _sample_label(name: str) -> str:
     return f"{name} – {SAMPLES[name].description}"
 
 
-def _on_sample(state: DashboardState) -> None:
-    state.load_sample(st.session_state["sample_choice"])
-
-
-def _on_upload(state: DashboardState) -> None:
-    uploaded = st.session_state["upload"]
-    # The browser can send the same upload again on a later rerun, after this view is
-    # gone (seen in Chromium while training played): loading it again would throw the
-    # run away. Every new upload has a new file_id.
+def receive_upload(state: DashboardState, uploaded: UploadedFile | None) -> None:
+    """Read a file the uploader received (None: the upload was removed). The browser
+    can send the same upload again on a later rerun, after this view is gone (seen in
+    Chromium while training played): loading it again would throw the run away. Every
+    new upload has a new file_id."""
     if uploaded is not None and uploaded.file_id != state.upload_id:
         state.upload_id = uploaded.file_id
         state.load_upload(uploaded.name, uploaded.getvalue())
@@ -86,12 +85,10 @@ def _schema_editor(state: DashboardState) -> None:
     key = f"schema_editor_{state.schema_version}"
     st.data_editor(
         frame,
-        key=key,
         hide_index=True,
         width="stretch",
         height=min(560, 38 + 35 * len(frame)),
-        on_change=_on_schema_edit,
-        args=(state, key),
+        **written_back(key, partial(apply_schema_edits, state)),
         disabled=["column", "classes", "reason"],
         column_config={
             "type": st.column_config.SelectboxColumn(options=TYPES, required=True),
@@ -130,10 +127,10 @@ def _schema_frame(state: DashboardState) -> pd.DataFrame:
     )
 
 
-def _on_schema_edit(state: DashboardState, key: str) -> None:
-    """Apply the edited cells one by one; the first refused one stops there, with its message."""
+def apply_schema_edits(state: DashboardState, edits: dict) -> None:
+    """Apply the editor's edited cells one by one; the first refused one stops there, with its message."""
     names = state.schema.names
-    for row, change in st.session_state[key]["edited_rows"].items():
+    for row, change in edits["edited_rows"].items():
         name = names[int(row)]
         new_type = change.get("type")
         excluded = change.get("excluded")

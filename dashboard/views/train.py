@@ -1,18 +1,18 @@
 """The train view: controls in the sidebar, the live run in the page.
 
 One fragment, re-run back to back while playing (a refresh about every
-REFRESH_SECONDS, see dashboard/state.py), trains and redraws the live part
+REFRESH_SECONDS, see dashboard/state/train.py), trains and redraws the live part
 (counters, the error table, the charts). Everything else -- controls,
 messages, exports -- is drawn on full reruns only, that is after a click.
 """
 
 from __future__ import annotations
 
+from functools import partial
+
 import pandas as pd
 import streamlit as st
 
-from core.models import MODEL_DESCRIPTIONS, MODELS
-from core.mtl import METHODS, PROJECTION, WEIGHTING
 from core.schema import Column
 from dashboard.charts.training import (
     GRID_BINS,
@@ -27,21 +27,14 @@ from dashboard.charts.training import (
     marginal_shares,
 )
 from dashboard.exports import histories_json, history_frame, metrics_frame
-from dashboard.state import (
-    EVALUATION_ROWS,
-    FRAGMENT_TIMER_SECONDS,
-    REFRESH_SECONDS,
-    DashboardState,
-    Marginals,
-    Snapshot,
-    get_state,
-)
+from dashboard.links import MAX_SEED
+from dashboard.state.snapshot import Marginals, Snapshot
+from dashboard.state.train import EVALUATION_ROWS, FRAGMENT_TIMER_SECONDS, REFRESH_SECONDS, DashboardState, get_state
+from dashboard.widgets import PLOTLY_CONFIG, bind, download_buttons, method_pickers, training_inputs, whole_number_input
 
-SPEEDS = ("auto", 1, 2, 5, 10, 20, 50, 100, 200, 500)
+AUTO = "auto"
+SPEEDS = (AUTO, 1, 2, 5, 10, 20, 50, 100, 200, 500)
 PANELS = ("Gradients", "Marginals")
-WEIGHTINGS = [name for name, cls in METHODS.items() if cls.kind == WEIGHTING]
-PROJECTIONS = ["none"] + [name for name, cls in METHODS.items() if cls.kind == PROJECTION]
-_PLOTLY_CONFIG = {"displaylogo": False}
 
 
 def render() -> None:
@@ -66,75 +59,50 @@ def _sidebar(state: DashboardState) -> None:
         bar.button(
             "Play", key="play", icon=":material/play_arrow:", type="primary", width="stretch", on_click=state.play
         )
-    step, reset = bar.columns(2)
-    step.button(
-        "Step",
-        key="step",
-        icon=":material/skip_next:",
-        width="stretch",
-        on_click=state.step_once,
-        help="One training step, then a fresh evaluation.",
+    steps = (
+        ("Step", "step", ":material/skip_next:", state.step_once, "One training step, then a fresh evaluation."),
+        (
+            "Reset",
+            "reset",
+            ":material/restart_alt:",
+            state.reset,
+            "Back to step 0 with the same seed: the same initial weights and minibatches.",
+        ),
     )
-    reset.button(
-        "Reset",
-        key="reset",
-        icon=":material/restart_alt:",
-        width="stretch",
-        on_click=state.reset,
-        help="Back to step 0 with the same seed: the same initial weights and minibatches.",
-    )
-    speed = bar.select_slider(
+    for cell, (label, key, icon, on_click, explanation) in zip(bar.columns(2), steps, strict=True):
+        cell.button(label, key=key, icon=icon, width="stretch", on_click=on_click, help=explanation)
+    bar.select_slider(
         "Steps per refresh",
         SPEEDS,
-        key="speed",
-        value="auto",
+        **bind("speed", state.steps_per_refresh or AUTO, lambda speed: _set_speed(state, speed)),
         help=f"auto: train for most of each refresh, so the charts still update about every {REFRESH_SECONDS:g} s.",
     )
-    state.steps_per_refresh = None if speed == "auto" else int(speed)
 
     bar.markdown("#### Method", help="Applies from the next step, on the same model.")
-    weighting, projection = _method_parts(state.trainer.method)
-    _init_widget("method_weighting", weighting)
-    _init_widget("method_projection", projection)
-    bar.selectbox(
-        "Weighting",
-        WEIGHTINGS,
-        key="method_weighting",
-        on_change=_change_method,
-        args=(state,),
-        help=_descriptions(WEIGHTINGS),
-    )
-    bar.selectbox(
-        "Projection",
-        PROJECTIONS,
-        key="method_projection",
-        on_change=_change_method,
-        args=(state,),
-        help=_descriptions(PROJECTIONS),
+    method_pickers(
+        (bar, bar), ("method_weighting", "method_projection"), state.trainer.method, state.set_method, explained=True
     )
     bar.caption(f"Training with **{state.trainer.method}**")
 
     bar.markdown("#### Model", help="Changing these rebuilds the model: press Apply.")
-    config = state.config
-    _init_widget("cfg_model", config.model)
-    _init_widget("cfg_lr", float(config.lr))
-    _init_widget("cfg_batch", int(config.batch_size))
-    _init_widget("cfg_latent", int(config.latent or 0))
-    _init_widget("cfg_seed", int(config.seed))
-    bar.selectbox("Model", list(MODELS), key="cfg_model", format_func=lambda m: f"{m} – {MODEL_DESCRIPTIONS[m]}")
+    config, draft = state.config, state.draft
+    model_cell = bar.container()  # above the two columns below
     left, right = bar.columns(2)
-    left.number_input("Learning rate", key="cfg_lr", min_value=1e-6, max_value=1e3, step=1e-4, format="%g")
-    right.number_input("Batch size", key="cfg_batch", min_value=2, max_value=100_000, step=32)
-    left.number_input(
+    edit = partial(_edit_draft, state)
+    training_inputs((model_cell, left, right), ("cfg_model", "cfg_lr", "cfg_batch"), draft, edit)
+    latent = int(draft.latent or 0)
+    help_text = "0: half the number of columns (the paper's choice)."
+    whole_number_input(
+        left,
         "Latent size",
-        key="cfg_latent",
-        min_value=0,
-        max_value=10_000,
-        step=1,
-        help="0: half the number of columns (the paper's choice).",
+        "cfg_latent",
+        latent,
+        lambda n: state.edit_draft(latent=n or None),
+        (0, 10_000),
+        help=help_text,
     )
-    right.number_input("Seed", key="cfg_seed", min_value=0, max_value=2**31 - 1, step=1)
-    changes = _pending_changes(state)
+    whole_number_input(right, "Seed", "cfg_seed", draft.seed, lambda seed: state.edit_draft(seed=seed), (0, MAX_SEED))
+    changes = state.pending_changes()
     if changes or state.schema_pending:
         pending = [f"{name} {getattr(config, name)} → {value}" for name, value in changes.items()]
         if state.schema_pending:
@@ -149,54 +117,18 @@ def _sidebar(state: DashboardState) -> None:
         type="primary" if changes or state.schema_pending else "secondary",
         width="stretch",
         disabled=not (changes or state.schema_pending),
-        on_click=_apply,
-        args=(state,),
+        on_click=state.apply_draft,
     )
     if "config" in state.messages:
         bar.error(state.messages["config"], icon="⚠️")
 
 
-def _init_widget(key: str, value) -> None:
-    """A widget's first value comes from the state; after that the widget owns it."""
-    if key not in st.session_state:
-        st.session_state[key] = value
+def _edit_draft(state: DashboardState, name: str, value: object) -> None:
+    state.edit_draft(**{name: value})
 
 
-def _method_parts(spec: str) -> tuple[str, str]:
-    """(weighting, projection) of a method spec; a projection alone comes after no weighting."""
-    parts = [part.strip().lower() for part in spec.split("+")]
-    if len(parts) == 2:
-        return parts[0], parts[1]
-    return ("none", parts[0]) if parts[0] in PROJECTIONS else (parts[0], "none")
-
-
-def _descriptions(names: list[str]) -> str:
-    return "\n".join(f"- **{name}**: {METHODS[name].description}" for name in names)
-
-
-def _pending_changes(state: DashboardState) -> dict:
-    """Config fields whose widget differs from the model's config."""
-    config = state.config
-    wanted = {
-        "model": st.session_state["cfg_model"],
-        "lr": float(st.session_state["cfg_lr"]),
-        "batch_size": int(st.session_state["cfg_batch"]),
-        "latent": int(st.session_state["cfg_latent"]) or None,
-        "seed": int(st.session_state["cfg_seed"]),
-    }
-    return {name: value for name, value in wanted.items() if getattr(config, name) != value}
-
-
-def _apply(state: DashboardState) -> None:
-    state.apply(**_pending_changes(state))
-
-
-def _change_method(state: DashboardState) -> None:
-    weighting, projection = st.session_state["method_weighting"], st.session_state["method_projection"]
-    if not state.set_method(weighting if projection == "none" else f"{weighting}+{projection}"):
-        st.session_state["method_weighting"], st.session_state["method_projection"] = _method_parts(
-            state.trainer.method
-        )
+def _set_speed(state: DashboardState, speed: str | int) -> None:
+    state.steps_per_refresh = None if speed == AUTO else int(speed)
 
 
 # --- the live part ----------------------------------------------------------------
@@ -242,7 +174,7 @@ def _counters(now: Snapshot) -> None:
         f"{evaluation.mean_error:.4f}",
         delta=f"{delta:+.4f}" if delta is not None else None,
         delta_color="inverse",
-        help="Mean over columns of the per-column error (PAPER.md, Evaluation), "
+        help="Mean over columns of the per-column error (the paper's Evaluation section), "
         f"on up to {EVALUATION_ROWS:,} validation rows.",
     )
     cells[4].metric(
@@ -313,7 +245,7 @@ def _loss_chart(now: Snapshot) -> None:
         uirevision=_revision(now, "loss"),
         hover=not now.playing,
     )
-    st.plotly_chart(figure, key="loss_chart", config=_PLOTLY_CONFIG)
+    st.plotly_chart(figure, key="loss_chart", config=PLOTLY_CONFIG)
 
 
 def _gradients(now: Snapshot) -> None:
@@ -327,7 +259,7 @@ def _gradients(now: Snapshot) -> None:
             st.plotly_chart(
                 cosine_heatmap(now.cosines, now.names, uirevision=_revision(now, "cos"), hover=hover),
                 key="cosine_chart",
-                config=_PLOTLY_CONFIG,
+                config=PLOTLY_CONFIG,
             )
     with right:
         d = now.latest.diagnostics
@@ -336,14 +268,14 @@ def _gradients(now: Snapshot) -> None:
                 now.names, d.norms, d.weights, now.evaluation.overlooked, uirevision=_revision(now, "bars"), hover=hover
             ),
             key="gradient_chart",
-            config=_PLOTLY_CONFIG,
+            config=PLOTLY_CONFIG,
         )
         st.plotly_chart(
             conflict_counts(
                 now.steps, now.conflicts, len(now.names), uirevision=_revision(now, "conflicts"), hover=hover
             ),
             key="conflict_chart",
-            config=_PLOTLY_CONFIG,
+            config=PLOTLY_CONFIG,
         )
 
 
@@ -357,7 +289,7 @@ def _marginals(state: DashboardState, now: Snapshot) -> None:
             column, _shares(marginals, column), uirevision=_revision(now, f"marginal-{chosen}"), hover=not now.playing
         ),
         key="marginal_chart",
-        config=_PLOTLY_CONFIG,
+        config=PLOTLY_CONFIG,
     )
     st.caption(
         f"All columns · validation rows at step {marginals.step:,} · grey bars: data, blue: reconstruction "
@@ -393,7 +325,7 @@ def _exports(state: DashboardState) -> None:
     with st.expander("Export", icon=":material/download:"):
         st.caption("Files are produced when you click, from the run as it is then.")
         name = state.table.name
-        files = [
+        producers = [
             ("History (CSV)", "export_history_csv", f"{name}-history.csv", "text/csv", _history_csv),
             ("History (JSON)", "export_history_json", f"{name}-history.json", "application/json", _history_json),
             ("Column metrics (CSV)", "export_metrics", f"{name}-metrics.csv", "text/csv", _metrics_csv),
@@ -406,17 +338,9 @@ def _exports(state: DashboardState) -> None:
             ),
             ("Model weights (.pt)", "export_weights", f"{name}-model.pt", "application/octet-stream", _weights),
         ]
-        for cell, (label, key, file_name, mime, produce) in zip(st.columns(len(files)), files, strict=True):
-            # on_click="ignore": a download needs no rerun, and a rerun would re-register
-            # the other buttons' files while the user may be clicking them
-            cell.download_button(
-                label,
-                key=key,
-                file_name=file_name,
-                mime=mime,
-                on_click="ignore",
-                data=lambda produce=produce: _locked(state, produce),
-            )
+        # each file is made when its button is clicked, under the run's lock
+        files = [(*file, partial(_locked, state, produce)) for *file, produce in producers]
+        download_buttons(st.columns(len(files)), files)
 
 
 def _locked(state: DashboardState, produce):

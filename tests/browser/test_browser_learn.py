@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlencode, urlparse
 from playwright.sync_api import Page, expect, sync_playwright
 
 from core.lesson import LESSON_TARGET, LessonSetup
+from dashboard.links import lesson_query
 from tests.browser.support import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, button
 
 # A whole lesson run (120 steps) takes seconds; a slow, shared machine gets room.
@@ -83,7 +84,7 @@ def test_the_lesson_in_a_browser_then_a_shared_presenter_link(server):
 
         # a teacher's link to stage 2 on another pair of columns, in presenter mode, with one bad value
         shared = LessonSetup(stage=2, columns=("temperature", LESSON_TARGET), presenter=True)
-        page.goto(f"{server}/?{urlencode({'view': 'learn', **shared.to_query(), 'lesson_method': 'adam'})}")
+        page.goto(f"{server}/?{urlencode({**lesson_query(shared), 'lesson_method': 'adam'})}")
         warning = page.get_by_test_id("stAlert").filter(has_text="This link had values")
         expect(warning).to_contain_text("method 'adam' is not one of imtl-g, mgda-ub, pcgrad")
         expect(button(page, "lesson_switch_on")).to_be_visible(timeout=RUN_TIMEOUT_MS)
@@ -93,7 +94,7 @@ def test_the_lesson_in_a_browser_then_a_shared_presenter_link(server):
         assert float(paragraph.evaluate("e => getComputedStyle(e).fontSize").removesuffix("px")) >= 20
         expect(page.get_by_text("The plane of temperature and region").first).to_be_visible()
         # the address now holds the setup as restored: the bad value replaced by its default
-        assert link_of(page) == {"view": "learn", **shared.to_query()}
+        assert link_of(page) == lesson_query(shared)
         no_errors(page)
         shoot(page, "presenter")
         browser.close()

@@ -1,6 +1,7 @@
 """The lesson: its table, its claim (plain training overlooks region, the fix repairs
-it), its link parameters, and the geometry of two columns checked against closed forms
-computed in the gradients' own space."""
+it) held to the numbers the README states for seeds 0 to 7, and the geometry of two
+columns checked against closed forms computed in the gradients' own space. (Its link
+parameters are tests/dashboard/test_links.py's.)"""
 
 from __future__ import annotations
 
@@ -23,9 +24,7 @@ from core.lesson import (
     LESSON_TARGET,
     PLAIN,
     REGION_SHARES,
-    STAGES,
     LessonRun,
-    LessonSetup,
     column_plane,
     lesson_table,
 )
@@ -81,6 +80,24 @@ def finished_runs() -> dict[int, LessonRun]:
     return runs
 
 
+# What the README's lesson section claims, measured on seeds 0 to 7 by bench/lesson_seeds.py.
+# A claim on "n of 8 seeds" allows as many exceptions among the seeds checked here as
+# among all eight; every other bound holds on every seed checked.
+NORM_RATIO_RANGE = (540, 2000)  # visitors' gradient over region's, last plain step
+PLAIN_COSINE_NEAR_ZERO = 0.15  # |10-step mean| of the visitors/region cosine, end of plain training
+FIX_WORST_COSINE_RANGE = (-0.97, -0.38)  # the fix's lowest 10-step mean
+FIX_END_COSINE_RANGE = (-0.11, 0.22)  # the fix's last 10-step mean, "on 7 of 8 seeds"
+FIX_ERROR = 0.12  # region's error after the fix, at most; "0.00 on 7 of 8 seeds"
+
+
+def _windowed(values: np.ndarray, window: int = 10) -> np.ndarray:
+    return np.convolve(values, np.ones(window) / window, mode="valid")
+
+
+def _exceptions(flags: list[bool]) -> int:
+    return sum(not flag for flag in flags)
+
+
 @pytest.mark.parametrize("seed", CLAIM_SEEDS)
 def test_plain_training_overlooks_the_target_and_the_method_fixes_it(finished_runs, seed):
     run = finished_runs[seed]
@@ -89,13 +106,24 @@ def test_plain_training_overlooks_the_target_and_the_method_fixes_it(finished_ru
     fixed = run.evaluations[LESSON_METHOD].scores
     assert plain[target].overlooked, f"seed {seed}: plain training learnt {LESSON_TARGET}"
     assert not fixed[target].overlooked
-    assert fixed[target].error <= 0.5 * plain[target].error
+    assert fixed[target].error <= FIX_ERROR and fixed[target].error <= 0.5 * plain[target].error
     # the fix takes nothing that matters from the others: none of them becomes overlooked
     assert not any(s.overlooked for s in fixed)
 
 
-def _windowed(values: np.ndarray, window: int = 10) -> np.ndarray:
-    return np.convolve(values, np.ones(window) / window, mode="valid")
+def test_the_claims_on_seven_of_eight_seeds_hold_on_the_seeds_checked(finished_runs):
+    plain_at_guessing, fixed_perfectly, eased = [], [], []
+    for run in finished_runs.values():
+        target = run.names.index(LESSON_TARGET)
+        plain = run.evaluations[PLAIN].scores[target]
+        # "its error equals always guessing its most common class", to the 2 decimals stated
+        plain_at_guessing.append(round(plain.error, 2) == round(plain.baseline_error, 2))
+        fixed_perfectly.append(round(run.evaluations[LESSON_METHOD].scores[target].error, 2) == 0.0)
+        end = _windowed(run.pair_cosines(LESSON_METHOD, "visitors", LESSON_TARGET))[-1]
+        eased.append(FIX_END_COSINE_RANGE[0] <= end <= FIX_END_COSINE_RANGE[1])
+    assert _exceptions(plain_at_guessing) <= 1
+    assert _exceptions(fixed_perfectly) <= 1
+    assert _exceptions(eased) <= 1
 
 
 @pytest.mark.parametrize("seed", CLAIM_SEEDS)
@@ -103,16 +131,18 @@ def test_plain_training_drowns_the_target_out_rather_than_fighting_it(finished_r
     run = finished_runs[seed]
     target = run.names.index(LESSON_TARGET)
     norms = run.latest[PLAIN].diagnostics.norms
-    assert norms[run.names.index("visitors")] > 100 * norms[target]
+    ratio = norms[run.names.index("visitors")] / norms[target]
+    assert NORM_RATIO_RANGE[0] <= ratio <= NORM_RATIO_RANGE[1], f"seed {seed}: ratio {ratio:.0f}"
     # at right angles by the end: no conflict to see, only a difference in length
-    assert abs(_windowed(run.pair_cosines(PLAIN, "visitors", LESSON_TARGET))[-1]) < 0.15
+    assert abs(_windowed(run.pair_cosines(PLAIN, "visitors", LESSON_TARGET))[-1]) <= PLAIN_COSINE_NEAR_ZERO
 
 
 @pytest.mark.parametrize("seed", CLAIM_SEEDS)
 def test_the_fix_shows_the_conflict_for_the_code_and_it_resolves(finished_runs, seed):
     cosines = _windowed(finished_runs[seed].pair_cosines(LESSON_METHOD, "visitors", LESSON_TARGET))
     worst = cosines.min()
-    assert worst < -0.3, f"seed {seed}: no conflict while {LESSON_TARGET} was learnt"
+    low, high = FIX_WORST_COSINE_RANGE
+    assert low <= worst <= high, f"seed {seed}: lowest cosine {worst:.2f} while {LESSON_TARGET} was learnt"
     # by the end it has eased to less than half, and to a cosine near 0
     assert cosines[-1] > worst / 2 and cosines[-1] > -0.2
 
@@ -147,66 +177,6 @@ def test_a_run_stops_at_the_lesson_steps_and_is_evaluated_on_a_grid():
     assert len(run.pair_cosines(PLAIN, "visitors", LESSON_TARGET)) == 0
     with pytest.raises(RuntimeError):
         LessonRun(7).advance(1)
-
-
-# --- the link parameters --------------------------------------------------------------------
-
-setups = st.builds(
-    LessonSetup,
-    stage=st.sampled_from(sorted(STAGES)),
-    columns=st.permutations(LESSON_COLUMNS).map(lambda p: (p[0], p[1])),
-    method=st.sampled_from(LESSON_METHODS),
-    seed=st.integers(0, 2**31 - 1),
-    presenter=st.booleans(),
-)
-
-
-@settings(max_examples=40, deadline=None)
-@given(setups)
-def test_a_setup_survives_its_link(setup):
-    assert LessonSetup.from_query(setup.to_query()) == (setup, [])
-
-
-def test_no_parameters_give_the_default_setup():
-    assert LessonSetup.from_query({}) == (LessonSetup(), [])
-    assert LessonSetup().columns == ("visitors", LESSON_TARGET) and LessonSetup().method == LESSON_METHOD
-
-
-@pytest.mark.parametrize(
-    "key, value, named",
-    [
-        ("lesson_step", "9", "'9'"),
-        ("lesson_step", "two", "'two'"),
-        ("lesson_columns", "visitors,price", "'price'"),
-        ("lesson_columns", "region,region", "'region,region'"),
-        ("lesson_columns", "region", "'region'"),
-        ("lesson_method", "adam", "'adam'"),
-        ("lesson_seed", "-3", "'-3'"),
-        ("lesson_seed", "1e9", "'1e9'"),
-        ("lesson_seed", str(2**31), str(2**31)),
-        ("presenter", "maybe", "'maybe'"),
-    ],
-)
-def test_a_bad_value_is_named_in_one_line_and_only_its_field_falls_back(key, value, named):
-    good = LessonSetup(stage=3, columns=("temperature", "region"), method="pcgrad", seed=11, presenter=True)
-    params = {**good.to_query(), key: value}
-    setup, problems = LessonSetup.from_query(params)
-    assert len(problems) == 1 and named in problems[0] and "\n" not in problems[0]
-    field = {
-        "lesson_step": "stage",
-        "lesson_columns": "columns",
-        "lesson_method": "method",
-        "lesson_seed": "seed",
-        "presenter": "presenter",
-    }[key]
-    for name in ("stage", "columns", "method", "seed", "presenter"):
-        expected = getattr(LessonSetup() if name == field else good, name)
-        assert getattr(setup, name) == expected
-
-
-def test_several_bad_values_each_get_their_line():
-    setup, problems = LessonSetup.from_query({"lesson_step": "0", "lesson_seed": "x", "presenter": "true"})
-    assert len(problems) == 2 and setup == LessonSetup(presenter=True)
 
 
 # --- the geometry -------------------------------------------------------------------------

@@ -12,7 +12,9 @@ from streamlit.testing.v1 import AppTest
 from core.samples import SAMPLES
 from core.schema import ColumnType
 from core.trainer import TrainConfig
-from dashboard.state import SYNTHETIC_NAME, DashboardState, load_sample_table
+from dashboard.state.samples import SYNTHETIC_NAME, load_sample_table
+from dashboard.state.train import DashboardState
+from dashboard.views.data import apply_schema_edits, receive_upload
 from tests.dashboard.support import plotly_traces
 from tests.paths import APP, REPO
 
@@ -99,6 +101,32 @@ def test_method_switch_applies_from_the_next_step_on_the_same_model():
     assert trainer.step_count == 2 and metric(at, "Step") == "2"
     assert list(state.steps.field("method")) == ["none", "imtl-g+pcgrad"]
     assert "imtl-g+pcgrad" in at.caption[0].value
+
+
+def test_a_projection_alone_is_spelt_as_in_the_compare_view():
+    at = open_app()
+    at.selectbox(key="method_projection").set_value("pcgrad").run()
+    assert not at.exception
+    assert state_of(at).trainer.method == "pcgrad"
+    assert any(c.value == "Training with **pcgrad**" for c in at.caption)
+    # the compare view turns the same two choices into the same spec
+    show_view(at, "Compare")
+    at.selectbox(key="cmp_weighting_0").set_value("none").run()
+    at.selectbox(key="cmp_projection_0").set_value("pcgrad").run()
+    assert not at.exception and at.session_state["compare"].choices[0].method == "pcgrad"
+
+
+def test_pending_model_settings_wait_for_apply_across_views():
+    at = open_app()
+    at.number_input(key="cfg_lr").set_value(0.01).run()
+    assert state_of(at).pending_changes() == {"lr": 0.01}
+    show_view(at, "Data")
+    show_view(at, "Train")
+    assert at.number_input(key="cfg_lr").value == 0.01
+    assert any("Pending: lr 0.001 → 0.01" in i.value for i in at.info)
+    click(at, "apply")
+    assert state_of(at).config.lr == 0.01 and not state_of(at).pending_changes()
+    assert at.button(key="apply").disabled
 
 
 def test_reset_reproduces_the_same_numbers():
@@ -234,25 +262,21 @@ def test_marginals_are_recomputed_every_few_refreshes_while_playing():
     assert state.current_marginals().step == 7  # paused: always the current model
 
 
-def test_schema_editor_edits_go_through_the_override_rules(monkeypatch):
-    import dashboard.views.data as data_view
-
+def test_schema_editor_edits_go_through_the_override_rules():
     state = DashboardState(load_sample_table(SYNTHETIC_NAME), TrainConfig(hidden=8, layers=1))
     names = state.schema.names
     real, colour = names.index("real"), names.index("categorical")
     edits = {"edited_rows": {real: {"excluded": True}, colour: {"type": "binary"}}}
-    monkeypatch.setattr(data_view.st, "session_state", {"editor": edits})
-    data_view._on_schema_edit(state, "editor")
+    apply_schema_edits(state, edits)
     # the first edit is taken, the impossible second one is refused with its reason
     assert state.schema["real"].excluded and state.schema_pending
     assert state.schema["categorical"].type is ColumnType.CATEGORICAL
     assert "'categorical'" in state.messages["schema"] and "binary needs exactly 2" in state.messages["schema"]
 
 
-def test_the_same_upload_sent_again_does_not_throw_the_run_away(monkeypatch):
+def test_the_same_upload_sent_again_does_not_throw_the_run_away():
     """Chromium was seen sending the uploader's file again on later reruns, after the
     data view was gone: each time the table was read anew and training restarted at 0."""
-    import dashboard.views.data as data_view
 
     class Uploaded:
         def __init__(self, file_id: str):
@@ -262,13 +286,14 @@ def test_the_same_upload_sent_again_does_not_throw_the_run_away(monkeypatch):
             return (REPO / "sample_data" / "CPS1985.csv").read_bytes()
 
     state = DashboardState(load_sample_table(SYNTHETIC_NAME), TrainConfig(hidden=8, layers=1))
-    monkeypatch.setattr(data_view.st, "session_state", {"upload": Uploaded("first")})
-    data_view._on_upload(state)
+    first = Uploaded("first")
+    receive_upload(state, first)
     assert state.table.name == "wages"
     state.train(n_steps=3)
     trainer = state.trainer
-    data_view._on_upload(state)  # the same file again
+    receive_upload(state, first)  # the same file again
     assert state.trainer is trainer and trainer.step_count == 3
-    monkeypatch.setattr(data_view.st, "session_state", {"upload": Uploaded("second")})
-    data_view._on_upload(state)  # a new upload, even of the same bytes, is read
+    receive_upload(state, None)  # the upload removed: nothing to read
+    assert state.trainer is trainer
+    receive_upload(state, Uploaded("second"))  # a new upload, even of the same bytes, is read
     assert state.trainer is not trainer and state.trainer.step_count == 0

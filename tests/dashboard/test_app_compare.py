@@ -13,6 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.trainer import Trainer
+from dashboard.state.compare import base_config
 from dashboard.views.compare import results_csv
 from tests.paths import APP
 
@@ -72,7 +73,7 @@ def test_a_link_opens_the_view_set_up_on_its_table():
     ]
     assert set_up == [("none", "none", 32), ("imtl-g", "none", 32), ("none", "pcgrad", 32)]
     assert at.number_input(key="cmp_seed").value == 3 and at.number_input(key="cmp_epochs").value == 200
-    assert "comparison" not in at.session_state  # set up, not started
+    assert at.session_state["compare"].comparison is None  # set up, not started
 
 
 def test_a_bad_link_says_what_is_wrong_in_one_line_and_uses_defaults():
@@ -86,7 +87,7 @@ def test_a_bad_link_says_what_is_wrong_in_one_line_and_uses_defaults():
 
 def test_start_trains_three_configurations_together_and_writes_the_link(started):
     at = started
-    comparison = at.session_state["comparison"]
+    comparison = at.session_state["compare"].comparison
     assert [run.label for run in comparison.runs] == ["none", "imtl-g", "pcgrad"]
     assert {key: at.query_params[key] for key in LINK} == LINK
     before = steps(comparison)
@@ -101,7 +102,7 @@ def test_start_trains_three_configurations_together_and_writes_the_link(started)
 def test_the_charts_show_every_configuration_on_shared_axes(started):
     at = started
     refresh(at)
-    comparison = at.session_state["comparison"]
+    comparison = at.session_state["compare"].comparison
     labels = ["none", "imtl-g", "pcgrad"]
     bars = chart(at, "cmp_columns_chart")["data"]
     assert [t["name"] for t in bars] == labels
@@ -116,7 +117,7 @@ def test_the_charts_show_every_configuration_on_shared_axes(started):
 
 def test_pause_and_cancel_act_on_one_run(started):
     at = started
-    comparison = at.session_state["comparison"]
+    comparison = at.session_state["compare"].comparison
     assert comparison.active, "the runs finished before they could be paused: give the test more epochs"
     at.button(key="cmp_pause_0").click().run()
     paused_at = comparison.runs[0].trainer.step_count
@@ -132,7 +133,7 @@ def test_pause_and_cancel_act_on_one_run(started):
 
 def test_runs_finish_and_export_with_the_numbers_of_runs_alone(started):
     at = started
-    comparison = at.session_state["comparison"]
+    comparison = at.session_state["compare"].comparison
     refresh(at)
     while comparison.active:  # the rest of the epochs without a page per refresh
         comparison.advance(seconds=5)
@@ -161,3 +162,17 @@ def test_differing_learning_rates_are_flagged_as_partly_fair():
     assert not at.exception
     assert "Fairness holds only in part" in at.warning[0].value and "lr" in at.warning[0].value
     assert at.dataframe[0].value.loc["lr"].tolist() == ["0.001", "0.01"]
+
+
+def test_the_set_up_is_kept_while_another_view_is_shown():
+    at = open_link(LINK)
+    at.number_input(key="cmp_count").set_value(4).run()
+    at.number_input(key="cmp_lr_3").set_value(0.02).run()
+    for view in ("Train", "Compare"):
+        at.segmented_control(key="view").set_value(view).run()
+        assert not at.exception, at.exception
+    assert at.number_input(key="cmp_count").value == 4 and at.number_input(key="cmp_lr_3").value == 0.02
+    assert at.number_input(key="cmp_seed").value == 3  # still the link's
+    compare = at.session_state["compare"]
+    configs = compare.configs(base_config(at.session_state["dashboard"]))
+    assert [c.method for c in configs] == ["none", "imtl-g", "pcgrad", "mgda-ub"] and configs[3].lr == 0.02

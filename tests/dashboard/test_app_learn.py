@@ -7,6 +7,7 @@ import numpy as np
 from streamlit.testing.v1 import AppTest
 
 from core.lesson import LESSON_METHOD, LESSON_STEPS, LESSON_TARGET, PLAIN, LessonSetup
+from dashboard.links import lesson_query
 from tests.dashboard.support import plotly_traces
 from tests.paths import APP
 
@@ -107,7 +108,7 @@ def test_the_lesson_walks_from_a_guess_to_the_fix_and_its_geometry():
 
 def test_a_shared_link_restores_its_setup_and_presenter_mode_hides_the_settings():
     shared = LessonSetup(stage=3, columns=("temperature", LESSON_TARGET), method="pcgrad", seed=2, presenter=True)
-    at = open_lesson(**shared.to_query())
+    at = open_lesson(**lesson_query(shared))
     state = lesson(at)
     assert state.setup == shared and not state.link_problems
     # the earlier stage's run was replayed to its end, the stage's own run plays live
@@ -121,7 +122,7 @@ def test_a_shared_link_restores_its_setup_and_presenter_mode_hides_the_settings(
         "temperature",
         LESSON_TARGET,
     )
-    assert dict(at.query_params) == {"view": "learn", **shared.to_query()}
+    assert dict(at.query_params) == lesson_query(shared)
 
     # leaving presenter mode brings the settings back, and the address follows
     at.toggle(key="lesson_presenter").set_value(False).run()

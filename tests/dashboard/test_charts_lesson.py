@@ -25,11 +25,10 @@ from dashboard.charts.lesson import (
     curve_reading,
     error_curves,
     pair_trend,
-    plane_figure,
-    plane_reading,
     possessive,
     verdict_reading,
 )
+from dashboard.charts.plane import plane_figure, plane_reading
 from dashboard.charts.training import column_colours
 
 NAMES = ["visitors", "temperature", "region"]

@@ -5,6 +5,8 @@ Every user action is a method here that either succeeds or leaves everything as 
 was and files a one-line message under the place on the page it belongs to
 (``messages["data"]``, ``["schema"]``, ``["config"]`` or ``["train"]``). The views
 only read this object and call its methods; no tensor is touched outside core/.
+What the controls ask for but the run does not have yet lives here too: ``draft``, the
+model settings waiting for Apply, and ``sample_choice``, the sample waiting for Load.
 
 Two threads can be in here at once: a click's callback starts a new script run while
 the previous one may still be training (streamlit stops a run only at its next st.*
@@ -18,25 +20,24 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import pandas as pd
-import streamlit as st
 
 from core.errors import DataError, TrainingError
 from core.history import History
 from core.inference import validate_override
-from core.io import LoadedTable, check_usable, load_table, table_from_csv
-from core.samples import SAMPLES, sample_path
-from core.schema import Column, ColumnType, Schema
-from core.synthetic import make_synthetic
+from core.io import LoadedTable, check_usable, table_from_csv
+from core.schema import ColumnType, Schema
 from core.trainer import Evaluation, StepRecord, TrainConfig, Trainer
+from dashboard.state.samples import DEFAULT_SAMPLE, SYNTHETIC_NAME, load_sample_table, sample_names
+from dashboard.state.session import TRAIN_KEY, session_object
+from dashboard.state.snapshot import Marginals, Snapshot
 
-SESSION_KEY = "dashboard"
-DEFAULT_SAMPLE = "Adult"
-SYNTHETIC_NAME = "synthetic"
+# The settings the train view's Model controls edit; they take effect at the next Apply.
+DRAFT_SETTINGS = ("model", "lr", "batch_size", "latent", "seed")
 UPLOAD_LIMIT_MB = 50  # the same number as server.maxUploadSize in .streamlit/config.toml
 HISTORY_CAPACITY = 2000
 EVALUATION_ROWS = 2000
@@ -62,39 +63,6 @@ MARGINALS_EVERY_REFRESHES = 3
 _log = logging.getLogger(__name__)
 
 
-@dataclass
-class Marginals:
-    """The data, its reconstruction and the model's samples on a bounded set of rows."""
-
-    step: int
-    features: tuple[Column, ...]
-    data: pd.DataFrame
-    reconstruction: pd.DataFrame
-    samples: pd.DataFrame
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """Everything one refresh draws, read at one instant: another thread may change the
-    run while the page is being drawn."""
-
-    table_name: str
-    run_number: int  # changes with every new run, so that charts forget their zoom
-    names: list[str]
-    step: int
-    epoch: float
-    playing: bool
-    steps_per_second: float | None
-    steps: np.ndarray  # step numbers of the kept history points
-    column_losses: np.ndarray  # (points, K)
-    conflicts: np.ndarray  # (points,), NaN where a step skipped the cosines
-    latest: StepRecord | None
-    cosines: np.ndarray | None  # the last step's that has them
-    evaluation: Evaluation
-    previous_evaluation: Evaluation | None
-    evaluated_at: int
-
-
 class DashboardState:
     def __init__(self, table: LoadedTable, config: TrainConfig | None = None):
         self.lock = threading.RLock()
@@ -114,6 +82,8 @@ class DashboardState:
         self.table = table
         self.schema = table.schema
         self.trainer = Trainer(table.data, table.schema, config or TrainConfig())
+        self.draft = replace(self.trainer.config)  # the Model controls' settings, applied by Apply
+        self.sample_choice: str | None = None  # the data view's sample picker; None: not picked yet
         self._start_run()
 
     # --- the run ----------------------------------------------------------------
@@ -150,7 +120,7 @@ class DashboardState:
             self.playing = False
             self._start_run()
 
-    def apply(self, **changes) -> bool:
+    def apply(self, **changes: Any) -> bool:
         """Rebuild the model with config ``changes`` (model, lr, batch_size, latent, seed, ...)
         on the current table and schema. On a DataError nothing changes."""
         try:
@@ -159,9 +129,22 @@ class DashboardState:
         except DataError as error:
             self.messages["config"] = str(error)
             return False
+        self.draft = replace(self.draft, **{name: getattr(config, name) for name in changes if name in DRAFT_SETTINGS})
         self.messages.pop("config", None)
         self.messages.pop("train", None)
         return True
+
+    def edit_draft(self, **changes: Any) -> None:
+        """Change the settings waiting for Apply (DRAFT_SETTINGS); the run is untouched."""
+        self.draft = replace(self.draft, **changes)
+
+    def pending_changes(self) -> dict[str, Any]:
+        """The draft's settings that differ from the run's: what Apply would change."""
+        wanted = {name: getattr(self.draft, name) for name in DRAFT_SETTINGS}
+        return {name: value for name, value in wanted.items() if getattr(self.config, name) != value}
+
+    def apply_draft(self) -> bool:
+        return self.apply(**self.pending_changes())
 
     def set_method(self, spec: str) -> bool:
         """Train with ``spec`` from the next step on, on the same model."""
@@ -387,25 +370,6 @@ class DashboardState:
         self.messages.pop("schema", None)
 
 
-def load_sample_table(name: str) -> LoadedTable:
-    """A bundled sample; the synthetic table under SYNTHETIC_NAME."""
-    if name == SYNTHETIC_NAME:
-        data, schema = make_synthetic(n_rows=2000, seed=0)
-        return LoadedTable(SYNTHETIC_NAME, data, schema, None, None)
-    return _cached_sample(name)
-
-
-@st.cache_resource(show_spinner="Loading the sample table…")
-def _cached_sample(name: str) -> LoadedTable:
-    # Shared by every session: nothing downstream modifies a table in place.
-    return load_table(sample_path(name))
-
-
-def sample_names() -> list[str]:
-    """The samples on disk, then the synthetic table."""
-    return [name for name, sample in SAMPLES.items() if sample.path.exists()] + [SYNTHETIC_NAME]
-
-
 def new_state() -> DashboardState:
     """What a new session opens on: Adult, or the synthetic table when Adult is absent
     or cannot be trained on (then the data view says why)."""
@@ -422,10 +386,8 @@ def new_state() -> DashboardState:
 
 
 def get_state() -> DashboardState:
-    """This browser session's state, created on its first page load."""
-    if SESSION_KEY not in st.session_state:
-        st.session_state[SESSION_KEY] = new_state()
-    return st.session_state[SESSION_KEY]
+    """This browser session's table and run, created on its first page load."""
+    return session_object(TRAIN_KEY, new_state)
 
 
 def _one_line(error: Exception) -> str:
