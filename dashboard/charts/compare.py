@@ -16,6 +16,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from dashboard.charts.common import two_panels
+
 # Colour-blind-safe (Okabe-Ito), as many as a comparison has configurations.
 CONFIGURATION_PALETTE = ("#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00")
 ERROR_COLOURSCALE = "YlOrRd"
@@ -104,13 +106,7 @@ def training_curves(
 ) -> go.Figure:
     """Validation mean error and training loss over epochs, every configuration overlaid."""
     colours = configuration_colours(labels)
-    fig = make_subplots(
-        rows=1,
-        cols=2,
-        shared_xaxes=True,
-        horizontal_spacing=0.08,
-        subplot_titles=("validation mean error", "training loss (smoothed)"),
-    )
+    fig = two_panels(("validation mean error", "training loss (smoothed)"), spacing=0.08, shared="x")
     for label in labels:
         part = curves[curves["configuration"] == label]
         fig.add_trace(

@@ -14,7 +14,8 @@ import plotly.graph_objects as go
 
 from core.lesson import LESSON_STEPS, PLAIN, ErrorPoint
 from core.metrics import OVERLOOK_RATIO, ColumnScore
-from dashboard.charts.training import COSINE_COLOURSCALE, OVERLOOKED_COLOUR, column_colours
+from dashboard.charts.common import cosine_trace
+from dashboard.charts.training import OVERLOOKED_COLOUR, column_colours
 
 METHOD_LABELS = {PLAIN: "plain sum", "imtl-g": "IMTL-G", "mgda-ub": "MGDA-UB", "pcgrad": "PCGrad"}
 # Apart from the column colours, which the arrows of the gradients use.
@@ -239,13 +240,9 @@ def alignment_reading(names: Sequence[str], direction_cosines: np.ndarray, metho
 
 def cosine_grid(names: Sequence[str], cosines: np.ndarray) -> go.Figure:
     fig = go.Figure(
-        go.Heatmap(
-            z=cosines,
-            x=list(names),
-            y=list(names),
-            zmin=-1,
-            zmax=1,
-            colorscale=COSINE_COLOURSCALE,
+        cosine_trace(
+            cosines,
+            names,
             text=[[signed(c) for c in row] for row in cosines],
             texttemplate="%{text}",
             textfont=dict(size=15),

@@ -17,22 +17,18 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import altair as alt
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from core.column_types import SPECS, ChartKind
 from core.metrics import ColumnScore
 from core.schema import Column
+from dashboard.charts.common import CONFLICT_RED, cosine_trace, two_panels
 
-CONFLICT_RED = "#b2182b"
-NEUTRAL_WHITE = "#f7f7f7"
-ALIGNED_BLUE = "#2166ac"
-# Fixed at [-1, 1] so that a colour means the same cosine on every refresh.
-COSINE_COLOURSCALE = [[0.0, CONFLICT_RED], [0.5, NEUTRAL_WHITE], [1.0, ALIGNED_BLUE]]
 OVERLOOKED_COLOUR = "#d62728"
 COLUMN_COLOUR = "#4c78a8"
 COLUMN_PALETTE = (
@@ -62,6 +58,16 @@ MAX_DRAWN_POINTS = 400
 TREND_TOLERANCE = 1e-4
 
 _MARGINS = dict(l=10, r=10, t=40, b=10)
+
+
+def _live_layout(fig: go.Figure, title: str, uirevision: str, hover: bool, **layout: Any) -> None:
+    """The layout every live chart shares: its title, margins, and zoom and hover kept across refreshes."""
+    fig.update_layout(
+        title=dict(text=title, font=dict(size=15)),
+        uirevision=uirevision,
+        hovermode="closest" if hover else False,
+        **{"margin": _MARGINS, **layout},
+    )
 
 
 def loss_change(column_losses: np.ndarray, window: int) -> np.ndarray:
@@ -123,15 +129,15 @@ def loss_curves(
             )
         )
     fig.add_hline(y=0, line=dict(color="#999", width=1, dash="dot"))
-    fig.update_layout(
-        title=dict(text="Per-column loss: change since the first step", font=dict(size=15)),
+    _live_layout(
+        fig,
+        "Per-column loss: change since the first step",
+        uirevision,
+        hover,
         xaxis_title="step",
         yaxis_title="Δ loss (nats per row; lower is better)",
         legend=dict(font=dict(size=11), groupclick="toggleitem"),
-        margin=_MARGINS,
         height=380,
-        uirevision=uirevision,
-        hovermode="closest" if hover else False,
     )
     return fig
 
@@ -145,29 +151,22 @@ def cosine_heatmap(
     # The diagonal is 1 by definition: left blank, it does not outshine the pairs.
     shown = np.where(np.eye(k, dtype=bool), np.nan, cosines)
     fig = go.Figure(
-        go.Heatmap(
-            z=shown,
-            x=list(names),
-            y=list(names),
-            zmin=-1,
-            zmax=1,
+        cosine_trace(
+            shown,
+            names,
             zmid=0,
-            colorscale=COSINE_COLOURSCALE,
             colorbar=dict(title="cosine", tickvals=[-1, -0.5, 0, 0.5, 1]),
             hovertemplate="%{y} vs %{x}<br>cosine %{z:.2f}<extra></extra>",
         )
     )
-    fig.update_layout(
-        title=dict(
-            text=f"Gradient cosines at the last shared layer: {conflicts} of {k * (k - 1) // 2} pairs conflict (red)",
-            font=dict(size=15),
-        ),
+    _live_layout(
+        fig,
+        f"Gradient cosines at the last shared layer: {conflicts} of {k * (k - 1) // 2} pairs conflict (red)",
+        uirevision,
+        hover,
         yaxis=dict(autorange="reversed", scaleanchor="x"),
         xaxis=dict(tickangle=-45),
-        margin=_MARGINS,
         height=420,
-        uirevision=uirevision,
-        hovermode="closest" if hover else False,
     )
     return fig
 
@@ -187,15 +186,15 @@ def conflict_counts(
             hovertemplate="step %{x}<br>%{y} conflicting pairs<extra></extra>",
         )
     )
-    fig.update_layout(
-        title=dict(text="Conflicting pairs over time", font=dict(size=15)),
+    _live_layout(
+        fig,
+        "Conflicting pairs over time",
+        uirevision,
+        hover,
         xaxis_title="step",
         yaxis=dict(title=f"pairs with cosine < 0 (of {pairs})", range=[0, max(1, pairs)]),
-        margin=_MARGINS,
         height=260,
-        uirevision=uirevision,
         showlegend=False,
-        hovermode="closest" if hover else False,
     )
     return fig
 
@@ -210,44 +209,26 @@ def gradient_bars(
 ) -> go.Figure:
     flagged = set(overlooked)
     colours = [OVERLOOKED_COLOUR if name in flagged else COLUMN_COLOUR for name in names]
-    fig = make_subplots(
-        rows=1,
-        cols=2,
-        shared_yaxes=True,
-        horizontal_spacing=0.04,
-        subplot_titles=("gradient norm (log scale)", "weight the method applied"),
-    )
-    fig.add_trace(
-        go.Bar(
+    fig = two_panels(("gradient norm (log scale)", "weight the method applied"), spacing=0.04, shared="y")
+    for col, (values, what) in enumerate(((norms, "norm"), (weights, "weight")), start=1):
+        bars = go.Bar(
             y=list(names),
-            x=norms,
+            x=values,
             orientation="h",
             marker_color=colours,
-            hovertemplate="%{y}<br>norm %{x:.3g}<extra></extra>",
-        ),
-        row=1,
-        col=1,
-    )
-    fig.add_trace(
-        go.Bar(
-            y=list(names),
-            x=weights,
-            orientation="h",
-            marker_color=colours,
-            hovertemplate="%{y}<br>weight %{x:.3g}<extra></extra>",
-        ),
-        row=1,
-        col=2,
-    )
+            hovertemplate=f"%{{y}}<br>{what} %{{x:.3g}}<extra></extra>",
+        )
+        fig.add_trace(bars, row=1, col=col)
     fig.update_xaxes(type="log", row=1, col=1)
     fig.update_yaxes(autorange="reversed")
-    fig.update_layout(
-        title=dict(text="Per-column gradients at the last step (overlooked in red)", font=dict(size=15)),
+    _live_layout(
+        fig,
+        "Per-column gradients at the last step (overlooked in red)",
+        uirevision,
+        hover,
         margin=dict(l=10, r=10, t=70, b=10),
         height=max(260, 60 + 22 * len(names)),
         showlegend=False,
-        uirevision=uirevision,
-        hovermode="closest" if hover else False,
     )
     return fig
 
@@ -319,16 +300,17 @@ def marginal_chart(column: Column, shares: pd.DataFrame, uirevision: str = "marg
             fig.add_trace(
                 go.Scatter(mode="lines+markers", line=dict(color=SOURCE_COLOURS.get(source), width=2.2), **style)
             )
-    fig.update_layout(
-        title=dict(text=f"{column.name} ({column.type.value}): data vs reconstruction vs samples", font=dict(size=15)),
+    _live_layout(
+        fig,
+        f"{column.name} ({column.type.value}): data vs reconstruction vs samples",
+        uirevision,
+        hover,
         bargap=0.08,
         yaxis=dict(title="share of rows", tickformat=".0%"),
         xaxis=dict(type="category", tickangle=-35),
         legend=dict(orientation="h", y=1.02, yanchor="bottom", x=1, xanchor="right"),
         margin=dict(l=10, r=10, t=70, b=10),
         height=380,
-        uirevision=uirevision,
-        hovermode="closest" if hover else False,
     )
     return fig
 

@@ -15,9 +15,8 @@ from plotly.colors import find_intermediate_color, hex_to_rgb
 
 from core.metrics import ColumnScore
 from core.schema import Column, ColumnType
+from dashboard.charts.common import ALIGNED_BLUE, CONFLICT_RED
 from dashboard.charts.training import (
-    ALIGNED_BLUE,
-    CONFLICT_RED,
     OVERLOOKED_COLOUR,
     SOURCE_COLOURS,
     conflict_counts,
