@@ -6,7 +6,8 @@
 - ``codec``: how cells become targets and network inputs (its ``input_transform``:
   standardised, log1p then standardised, or one-hot) and targets become cells again;
 - ``metric``: how its reconstruction error is measured (``core.metrics``);
-- ``chart``: how the dashboard draws its marginal (bars per class, or a histogram).
+- ``chart``: how the dashboard draws its marginal (bars per class, or a histogram);
+- ``fit_advice``: what to try when its samples do not fit its data (``core.fit_advice``).
 
 What a type is independently of any model (its HI-VAE name, whether it holds
 classes, which values it accepts) lives next to ``ColumnType`` in ``core.schema``,
@@ -22,6 +23,7 @@ from enum import StrEnum
 import numpy as np
 
 from core.cell_codecs import ClassCodec, Codec, ColumnFit, NumberCodec
+from core.fit_advice import Advice, class_advice, count_advice, positive_advice, real_advice
 from core.likelihoods import (
     BinaryLikelihood,
     CategoricalLikelihood,
@@ -63,6 +65,7 @@ class ColumnTypeSpec:
     codec: Codec
     metric: Metric
     chart: ChartKind
+    fit_advice: Advice
 
     @property
     def traits(self) -> TypeTraits:
@@ -104,12 +107,35 @@ def _binary(column: Column, fit: ColumnFit) -> ColumnLikelihood:
 SPECS: dict[ColumnType, ColumnTypeSpec] = {
     spec.type: spec
     for spec in (
-        # type, likelihood, codec (with its network-input transform), metric, chart
-        ColumnTypeSpec(ColumnType.REAL, _real, STANDARDISED, Metric.NORMALISED_RMSE, ChartKind.HISTOGRAM),
-        ColumnTypeSpec(ColumnType.POSITIVE, _positive, LOG1P_STANDARDISED, Metric.NORMALISED_RMSE, ChartKind.HISTOGRAM),
-        ColumnTypeSpec(ColumnType.COUNT, _count, WHOLE_LOG1P_STANDARDISED, Metric.NORMALISED_RMSE, ChartKind.HISTOGRAM),
-        ColumnTypeSpec(ColumnType.CATEGORICAL, _categorical, ONE_HOT, Metric.ERROR_RATE, ChartKind.CLASS_BARS),
-        ColumnTypeSpec(ColumnType.ORDINAL, _ordinal, ONE_HOT, Metric.ERROR_RATE_AND_CLASS_SHIFT, ChartKind.CLASS_BARS),
-        ColumnTypeSpec(ColumnType.BINARY, _binary, ONE_HOT, Metric.ERROR_RATE, ChartKind.CLASS_BARS),
+        # type, likelihood, codec (with its network-input transform), metric, chart, fit advice
+        ColumnTypeSpec(ColumnType.REAL, _real, STANDARDISED, Metric.NORMALISED_RMSE, ChartKind.HISTOGRAM, real_advice),
+        ColumnTypeSpec(
+            ColumnType.POSITIVE,
+            _positive,
+            LOG1P_STANDARDISED,
+            Metric.NORMALISED_RMSE,
+            ChartKind.HISTOGRAM,
+            positive_advice,
+        ),
+        ColumnTypeSpec(
+            ColumnType.COUNT,
+            _count,
+            WHOLE_LOG1P_STANDARDISED,
+            Metric.NORMALISED_RMSE,
+            ChartKind.HISTOGRAM,
+            count_advice,
+        ),
+        ColumnTypeSpec(
+            ColumnType.CATEGORICAL, _categorical, ONE_HOT, Metric.ERROR_RATE, ChartKind.CLASS_BARS, class_advice
+        ),
+        ColumnTypeSpec(
+            ColumnType.ORDINAL,
+            _ordinal,
+            ONE_HOT,
+            Metric.ERROR_RATE_AND_CLASS_SHIFT,
+            ChartKind.CLASS_BARS,
+            class_advice,
+        ),
+        ColumnTypeSpec(ColumnType.BINARY, _binary, ONE_HOT, Metric.ERROR_RATE, ChartKind.CLASS_BARS, class_advice),
     )
 }

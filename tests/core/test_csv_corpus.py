@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 
+from core.encoding import TableEncoder
 from core.errors import DataError
 from core.io import load_table
 
@@ -61,7 +63,30 @@ EXPECTED: dict[str, str | dict[str, str]] = {
         "churned": "binary",
     },
     "negative_reals.csv": {"temperature": "real", "delta": "real"},
-    "stray_words_in_numbers.csv": {"weight": EXCLUDED, "height": "positive", "group": "binary"},
+    # a stray "unknown" in a number column is read as missing
+    "stray_words_in_numbers.csv": {"weight": "positive", "height": "positive", "group": "binary"},
+    # awkward values (make_corpus.awkward_values): what each must give
+    "yes_no_any_case.csv": {"insured": "binary", "hours": "positive"},
+    "percent_and_currency.csv": {"rate": "positive", "salary": "positive", "price_eur": "positive", "group": "binary"},
+    "dates_and_times.csv": {
+        "day": EXCLUDED,
+        "stamp": EXCLUDED,
+        "clock": EXCLUDED,
+        "amount": "positive",
+        "group": "categorical",
+    },
+    "stray_words_in_integers.csv": {"visits": "count", "weight": "positive"},
+    "huge_numbers.csv": "column 'x' holds 1e+300, beyond ±1e+18",
+    # an amount in the tens of thousands, one with many zeros, a small count, calendar
+    # years, codes with gaps, a 1..10 rating whose top collects the extremes
+    "amounts_and_counts.csv": {
+        "salary": "positive",
+        "balance": "positive",
+        "visits": "count",
+        "built": "real",
+        "code": "categorical",
+        "rating": "categorical",
+    },
     "spaces_after_delimiter.csv": {"a": "real", "b": "binary", "c": "categorical"},
 }
 
@@ -135,3 +160,61 @@ def test_booleans_integer_floats_and_numeric_names_keep_natural_labels():
     spaces = load_table(CORPUS / "spaces_after_delimiter.csv").data
     assert list(spaces.columns) == ["a", "b", "c"] and set(spaces["b"]) == {"yes", "no"}
     assert math.isnan(spaces["c"].iloc[5])
+
+
+def test_the_reasons_say_how_awkward_values_were_read():
+    reasons = {
+        name: {c.name: c.reason for c in load_table(CORPUS / name).schema.columns}
+        for name in (
+            "yes_no_any_case.csv",
+            "percent_and_currency.csv",
+            "dates_and_times.csv",
+            "stray_words_in_integers.csv",
+            "amounts_and_counts.csv",
+        )
+    }
+    assert "differ only in case" in reasons["yes_no_any_case.csv"]["insured"]
+    assert "percent" in reasons["percent_and_currency.csv"]["rate"]
+    assert "currency" in reasons["percent_and_currency.csv"]["salary"]
+    assert "'2021-01-01'" in reasons["dates_and_times.csv"]["day"]
+    assert "times of day" in reasons["dates_and_times.csv"]["clock"]
+    assert "'-', 'unknown' (7 cells) read as missing" in reasons["stray_words_in_integers.csv"]["visits"]
+    amounts = reasons["amounts_and_counts.csv"]
+    assert "an amount" in amounts["salary"] and "an amount" in amounts["balance"]
+    assert "small counts" in amounts["visits"] and "calendar years" in amounts["built"]
+
+
+def test_booleans_in_any_case_are_two_classes_and_every_spelling_encodes():
+    table = load_table(CORPUS / "yes_no_any_case.csv")
+    insured = table.schema["insured"]
+    assert insured.categories == ("Yes", "no")
+    encoder = TableEncoder(table.schema).fit(table.data)
+    classes = encoder.transform(table.data).targets[:, 0].numpy()
+    spelt_yes = table.data["insured"].str.lower() == "yes"
+    assert (classes[spelt_yes.to_numpy()] == 0).all() and (classes[~spelt_yes.to_numpy()] == 1).all()
+    assert set(encoder.decode(encoder.transform(table.data).targets)["insured"]) == {"Yes", "no"}
+
+
+def test_numbers_written_as_text_train_and_decode_as_the_numbers_they_write():
+    table = load_table(CORPUS / "percent_and_currency.csv")
+    encoder = TableEncoder(table.schema).fit(table.data)
+    encoded = encoder.transform(table.data)
+    names = [c.name for c in encoder.features]
+    first = table.data.iloc[0]
+    assert first["rate"] == "0.5%" and first["salary"] == "$62,500" and first["price_eur"] == "€1.562,50"
+    targets = encoded.targets[0].numpy()
+    assert targets[names.index("rate")] == 0.5
+    assert targets[names.index("salary")] == 62500.0
+    assert targets[names.index("price_eur")] == 1562.5
+    decoded = encoder.decode(encoded.targets, encoded.mask)
+    assert decoded["rate"].iloc[0] == 0.5 and decoded["salary"].iloc[0] == 62500.0
+    # the reading travels with the encoder's state
+    restored = TableEncoder.from_state_dict(encoder.state_dict())
+    assert (restored.transform(table.data).targets == encoded.targets).all()
+
+
+def test_missing_words_are_missing_cells_not_classes():
+    table = load_table(CORPUS / "stray_words_in_integers.csv")
+    encoded = TableEncoder(table.schema).fit(table.data).transform(table.data)
+    words = torch.from_numpy(table.data["visits"].isin(["unknown", "-"]).to_numpy().copy())
+    assert words.sum() == 7 and not encoded.mask[words, 0].any() and encoded.mask[~words, 0].all()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROWS = 12
+AWKWARD_ROWS = 240
 
 
 def lines(header: str, rows: list[str], newline: str = "\n") -> str:
@@ -31,6 +32,65 @@ MIXED_HEADER = ["level", "visits", "insured", "group"]
 # feet and inches: a double quote in the middle of an unquoted field
 HEIGHTS = ("5'11\"", "6'1\"")
 MIXED_TYPES = {"level": "real", "visits": "categorical", "insured": "binary", "group": "categorical"}
+
+
+def awkward_values() -> dict[str, str]:
+    """Files whose values, not their format, are awkward: numbers written as text,
+    booleans in any case, dates, amounts next to counts (``AWKWARD_ROWS`` rows each)."""
+    rng = random.Random(1)
+    n = AWKWARD_ROWS
+    answers = ["Yes", "no", "YES", "No", "yes", "NO"]
+    salaries = [round(rng.lognormvariate(10.8, 0.4), -2) for _ in range(n)]
+    visits = [_poisson(rng, 3.0) for _ in range(n)]
+    ratings = [min(10, 1 + _poisson(rng, 2.0)) if i % 9 else 10 for i in range(n)]
+    codes = [(1, 2, 5, 7, 9, 12, 15, 20, 30, 40)[i % 10] for i in range(n)]
+    return {
+        "yes_no_any_case.csv": lines(
+            "insured,hours", [f"{answers[i % 6] if i % 5 else answers[i % 2]},{20 + i % 7 * 2.5}" for i in range(n)]
+        ),
+        "percent_and_currency.csv": lines(
+            "rate,salary,price_eur,group",
+            [
+                f'{(i % 40) * 2.5 + 0.5}%,"${int(salaries[i]):,}","€{_european(salaries[i] / 40)}",{"ab"[i % 2]}'
+                for i in range(n)
+            ],
+        ),
+        "dates_and_times.csv": lines(
+            "day,stamp,clock,amount,group",
+            [
+                f"2021-{1 + i % 12:02d}-{1 + i % 28:02d},2021-03-04T{i % 24:02d}:{i % 60:02d}:00,"
+                f"{i % 24}:{i % 60:02d},{10 + i * 0.7:.1f},{'xyz'[i % 3]}"
+                for i in range(n)
+            ],
+        ),
+        "stray_words_in_integers.csv": lines(
+            "visits,weight",
+            [f"{('unknown', '-')[i % 2] if i % 37 == 3 else visits[i]},{60 + i % 13 * 1.5}" for i in range(n)],
+        ),
+        "huge_numbers.csv": lines("x,y", [f"{1e300 if i == 7 else i * 1.5 + 0.5},{i % 3}" for i in range(ROWS)]),
+        "amounts_and_counts.csv": lines(
+            "salary,balance,visits,built,code,rating",
+            [
+                f"{int(salaries[i])},{0 if i % 3 else int(salaries[i] / 7)},{visits[i]},{1900 + i * 7 % 116},"
+                f"{codes[i]},{ratings[i]}"
+                for i in range(n)
+            ],
+        ),
+    }
+
+
+def _poisson(rng: random.Random, mean: float) -> int:
+    """A Poisson draw by counting exponential arrivals within ``mean``."""
+    total, k = rng.expovariate(1.0), 0
+    while total < mean:
+        total += rng.expovariate(1.0)
+        k += 1
+    return k
+
+
+def _european(amount: float) -> str:
+    """1234.5 as 1.234,50."""
+    return f"{amount:,.2f}".replace(",", " ").replace(".", ",").replace(" ", ".")
 
 
 def files() -> dict[str, bytes]:
@@ -109,7 +169,7 @@ def files() -> dict[str, bytes]:
         ),
         "quote_inside_field.csv": lines("height,weight", [f"{HEIGHTS[i % 2]},{60.5 + i}" for i in range(ROWS)]),
     }
-    out = {name: text.encode("utf-8") for name, text in utf8.items()}
+    out = {name: text.encode("utf-8") for name, text in {**utf8, **awkward_values()}.items()}
     accents = lines("city,visits", [f"{['Zürich', 'Málaga', 'Besançon'][i % 3]},{i * 1.5 + 1}" for i in range(ROWS)])
     out["bom_utf8.csv"] = b"\xef\xbb\xbf" + lines(",".join(MIXED_HEADER), mixed_rows()).encode("utf-8")
     out["latin1_accents.csv"] = accents.encode("latin-1")
