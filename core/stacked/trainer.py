@@ -1,0 +1,273 @@
+"""R training runs of one table and one model architecture, advanced by one ``step()``.
+
+The runs may differ in seed, method (and its options), learning rate and rescaling;
+everything that shapes the model is shared. Each run keeps what makes it itself: its
+split, encoder and minibatch order, its noise and method streams, its method instances
+and its Adam state. They live in one ``Trainer`` per run (built as for a run alone, so
+data, initial weights and streams are the very same); the weights are stacked on a
+leading run axis and trained with batched layers (``core.stacked.network``). Run r's
+losses, gradients, records and scores are those of its Trainer stepped alone.
+
+A step that fails for one run (a non-finite loss, gradient or weight) rolls that run
+back as its Trainer would and reports the TrainingError; the other runs step on.
+``trainer(r)`` hands out run r's Trainer brought up to date: for its evaluations,
+reconstructions, samples and checkpoints, or to carry on alone.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor
+
+from core.diagnostics import diagnose
+from core.errors import TrainingError
+from core.method_instances import GeneratorStates, MethodStates
+from core.mtl import Combination
+from core.records import Evaluation, StepRecord
+from core.schema import Schema
+from core.stacked.combine import RunGradients, combine_runs, run_gramians
+from core.stacked.forward import Architecture, NotStackedError, StackedBatch, StackedForward, stacked_forward
+from core.stacked.state import StackedState
+from core.trainer import TrainConfig, Trainer
+
+# The settings that may differ between stacked runs; every other one must be equal.
+PER_RUN_SETTINGS = frozenset({"seed", "method", "lr", "method_options", "rescale"})
+
+StepOutcome = StepRecord | TrainingError | None  # None: the run sat the step out
+
+
+@dataclass
+class _RunStreams:
+    """A run's random streams and method state before a step, to put back if it is undone."""
+
+    methods: MethodStates
+    method_generators: GeneratorStates
+    noise_generator: Tensor
+    batches: dict[str, Any]
+
+
+def check_stackable(configs: Sequence[TrainConfig]) -> None:
+    """NotStackedError naming the first reason ``configs`` cannot be trained stacked."""
+    if not configs:
+        raise NotStackedError("no configurations to stack")
+    first = configs[0]
+    for config in configs[1:]:
+        for f in fields(TrainConfig):
+            if f.name not in PER_RUN_SETTINGS and getattr(config, f.name) != getattr(first, f.name):
+                raise NotStackedError(
+                    f"stacked runs must share {f.name!r}; got {getattr(first, f.name)!r} and "
+                    f"{getattr(config, f.name)!r}"
+                )
+    if first.gradient_space != "representation":
+        raise NotStackedError("stacked runs combine gradients at the shared representation only")
+    if first.layers < 1:
+        raise NotStackedError("stacked runs need at least one hidden layer")
+    stacked_forward(first.model)
+
+
+class StackedTrainer:
+    def __init__(
+        self,
+        table: pd.DataFrame,
+        schema: Schema,
+        configs: Sequence[TrainConfig],
+        impute_mask: np.ndarray | None = None,
+        splits: Sequence[dict[str, np.ndarray] | None] | None = None,
+    ):
+        """``splits[r]``: run r's "train", "val" and "test" rows (default: its seed's split)."""
+        configs = [copy.deepcopy(c).validate() for c in configs]
+        check_stackable(configs)
+        per_run_splits = list(splits) if splits is not None else [None] * len(configs)
+        self.runs = [
+            Trainer(table, schema, config, impute_mask, run_splits)
+            for config, run_splits in zip(configs, per_run_splits, strict=True)
+        ]
+        if len({len(t.splits["train"]) for t in self.runs}) > 1:
+            raise NotStackedError("stacked runs need training splits of one size (their minibatches must match)")
+        first = self.runs[0]
+        if any(not torch.equal(t.layout.owner, first.layout.owner) for t in self.runs[1:]):
+            raise NotStackedError("stacked runs need the same decoder outputs for every column")
+        self._forward = stacked_forward(first.config.model)
+        self._data_index, groups = self._share_data()
+        self.architecture = Architecture(
+            layers=first.config.layers,
+            dropout=first.config.dropout,
+            beta=first.config.beta,
+            importance_samples=first.config.importance_samples,
+            likelihoods=[t.likelihood for t in self.runs],
+        )
+        representatives = [self.runs[g[0]] for g in groups]
+        self._inputs = torch.stack([t.inputs for t in representatives])
+        self._model_mask = torch.stack([t.model_mask for t in representatives])
+        self._targets = torch.stack([t.targets for t in representatives])
+        self.state = StackedState([t.model for t in self.runs], [c.lr for c in configs])
+        self._synced = [True] * len(self.runs)
+
+    def _share_data(self) -> tuple[Tensor, list[list[int]]]:
+        """Runs with one training split share one encoding of the table and one likelihood:
+        each run's group, and the groups' runs."""
+        keys: dict[bytes, list[int]] = {}
+        for r, t in enumerate(self.runs):
+            keys.setdefault(np.asarray(t.splits["train"]).tobytes(), []).append(r)
+        groups = list(keys.values())
+        index = torch.empty(len(self.runs), dtype=torch.long)
+        for g, runs in enumerate(groups):
+            index[runs] = g
+        return index, groups
+
+    def __len__(self) -> int:
+        return len(self.runs)
+
+    def trainer(self, run: int) -> Trainer:
+        """Run ``run``'s Trainer with its current weights, batch-norm statistics and Adam state."""
+        if not self._synced[run]:
+            t = self.runs[run]
+            self.state.write_to(run, t.model, t.optimizer)
+            self._synced[run] = True
+        return self.runs[run]
+
+    def evaluate(self, run: int, split: str = "test", max_rows: int | None = None) -> Evaluation:
+        return self.trainer(run).evaluate(split, max_rows)
+
+    # --- training ---------------------------------------------------------------
+    def _streams(self, t: Trainer) -> _RunStreams:
+        method_states, generator_states = t.method_instances.state()
+        return _RunStreams(
+            copy.deepcopy(method_states), generator_states, t.noise_generator.get_state(), t.batches.state_dict()
+        )
+
+    def _put_back(self, t: Trainer, streams: _RunStreams) -> None:
+        t.method_instances.load(streams.methods, streams.method_generators)
+        t.noise_generator.set_state(streams.noise_generator)
+        t.batches.load_state_dict(streams.batches)
+
+    def _batch(self) -> StackedBatch:
+        rows = torch.stack([t.batches.next_rows() for t in self.runs]).to(self._inputs.device)
+        group = self._data_index.to(rows.device)[:, None]
+        return StackedBatch(self._inputs[group, rows], self._model_mask[group, rows], self._targets[group, rows])
+
+    def step(self, runs: Sequence[int] | None = None) -> list[StepOutcome]:
+        """One optimizer step of ``runs`` (default: all): per run its StepRecord, the
+        TrainingError that rejected its step (the run is as it was before), or None for
+        a run left out (it is untouched)."""
+        started = time.perf_counter()
+        stepping = set(range(len(self.runs)) if runs is None else runs)
+        streams = [self._streams(t) for t in self.runs]
+        self.state.save()
+        forward = self._forward(
+            self.state.params,
+            self.state.buffers,
+            self._batch(),
+            self.architecture,
+            [t.noise_generator for t in self.runs],
+        )
+        outcomes: dict[int, StepRecord | TrainingError] = {}
+        finite_loss = torch.isfinite(forward.loss) & torch.isfinite(forward.column_losses).all(-1)
+        for r in sorted(stepping):
+            if not bool(finite_loss[r]):
+                outcomes[r] = self._loss_error(r, forward.column_losses[r], float(forward.loss[r]))
+        combining = [r in stepping and r not in outcomes for r in range(len(self.runs))]
+        gradients, combinations = self._combine(forward, combining)
+        outcomes.update({r: c for r, c in combinations.items() if isinstance(c, TrainingError)})
+        self._backward(forward, gradients, combinations)
+        self._check_finite(stepping, outcomes, [p.grad for p in self.state.params.values()], "gradients")
+        self.state.optimizer.step()
+        self._check_finite(stepping, outcomes, list(self.state.params.values()), "weights")
+        self.state.optimizer.zero_grad()
+        seconds = (time.perf_counter() - started) / max(1, len(stepping))
+        result: list[StepOutcome] = []
+        for r, t in enumerate(self.runs):
+            outcome = outcomes.get(r)
+            if r not in stepping or outcome is not None:
+                self.state.roll_back(r, with_buffers=r not in stepping)
+                self._put_back(t, streams[r])
+                result.append(outcome)
+                continue
+            self._synced[r] = False
+            combination = combinations[r]
+            assert isinstance(combination, Combination)
+            result.append(self._record(r, forward, gradients, combination, seconds))
+        return result
+
+    def _combine(
+        self, forward: StackedForward, combining: list[bool]
+    ) -> tuple[RunGradients, dict[int, Combination | TrainingError]]:
+        (d_outputs,) = torch.autograd.grad(forward.column_losses.sum(), forward.outputs, retain_graph=True)
+        runs = len(self.runs)
+        head = self.state.params["head.weight"].detach().clone()  # as it was before the step, for the records
+        flat = d_outputs.reshape(runs, -1, d_outputs.shape[-1])
+        layouts = [t.layout for t in self.runs]
+        gradients = RunGradients(flat, head, forward.column_losses.detach(), run_gramians(flat, head, layouts), layouts)
+        methods = [t.method_instances.rows[0][0] if ok else None for t, ok in zip(self.runs, combining, strict=True)]
+        return gradients, combine_runs(gradients, methods, [t.config.rescale for t in self.runs])
+
+    def _backward(
+        self, forward: StackedForward, gradients: RunGradients, combinations: dict[int, Combination | TrainingError]
+    ) -> None:
+        """Every run's combined direction through the trunk and encoder, its latent loss,
+        and the heads' ordinary gradient, in one backward pass (a run without a
+        combination sends none through the trunk)."""
+        directions = torch.zeros_like(forward.y)
+        for r, combination in combinations.items():
+            if isinstance(combination, Combination):
+                directions[r] = combination.direction.reshape(forward.y.shape[1:])
+        torch.autograd.backward(
+            [forward.outputs, forward.y, forward.latent_loss],
+            [gradients.d_outputs.reshape(forward.outputs.shape), directions, torch.ones_like(forward.latent_loss)],
+            inputs=list(self.state.params.values()),
+        )
+
+    def _check_finite(
+        self,
+        stepping: set[int],
+        outcomes: dict[int, StepRecord | TrainingError],
+        tensors: list[Tensor | None],
+        what: str,
+    ) -> None:
+        """Per run, the fused check a Trainer makes: the norm of the tensors' norms is finite."""
+        present = [t.detach() for t in tensors if t is not None]
+        norms = torch.stack([torch.linalg.vector_norm(t.flatten(1), dim=1) for t in present])
+        finite = torch.isfinite(torch.linalg.vector_norm(norms, dim=0))
+        for r in sorted(stepping):
+            if r not in outcomes and not bool(finite[r]):
+                outcomes[r] = self._finite_error(r, what)
+
+    def _loss_error(self, run: int, column_losses: Tensor, loss: float) -> TrainingError:
+        t = self.runs[run]
+        bad = (~torch.isfinite(column_losses)).nonzero().flatten()
+        column = f" (column {t.features[int(bad[0])].name!r})" if len(bad) else ""
+        return TrainingError(
+            f"the loss became {loss} at step {t.step_count + 1}{column}; the step was rejected and the model "
+            f"kept as it was. Try a lower learning rate (now {t.config.lr:g})."
+        )
+
+    def _finite_error(self, run: int, what: str) -> TrainingError:
+        t = self.runs[run]
+        undone = "rejected" if what == "gradients" else "rolled back"
+        return TrainingError(
+            f"{what} became infinite or NaN at step {t.step_count + 1}; the step was {undone}. "
+            f"Try a lower learning rate (now {t.config.lr:g})."
+        )
+
+    def _record(
+        self, run: int, forward: StackedForward, gradients: RunGradients, combination: Combination, seconds: float
+    ) -> StepRecord:
+        t, config = self.runs[run], self.runs[run].config
+        t.step_count += 1
+        # cosines on every step for few columns, else every `cosine_every` steps, as a Trainer records them
+        with_cos = len(t.features) <= config.cosine_max_columns or t.step_count % max(1, config.cosine_every) == 0
+        rows, direction, weights = gradients.rows(run), combination.direction, combination.weights
+        diagnostics = functools.partial(diagnose, rows, direction, weights, with_cos, gradients.gramians[run])
+        column_losses = forward.column_losses[run].detach()
+        return StepRecord(
+            t.step_count, t.epoch, t.method, forward.loss[run], forward.kl[run], column_losses, diagnostics, seconds
+        )

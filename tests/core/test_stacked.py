@@ -1,0 +1,109 @@
+"""The stacked trainer: every run equals the same configuration trained alone."""
+
+import numpy as np
+import pytest
+import torch
+
+from core.errors import DataError
+from core.stacked import NotStackedError, StackedTrainer
+from core.synthetic import make_synthetic
+from core.trainer import TrainConfig, Trainer
+
+# seeds, methods (a stateful one, a random one) and learning rates mixed
+RUNS = [(0, "none", 1e-3), (1, "imtl-g", 2e-3), (0, "pcgrad", 1e-3), (2, "gradnorm", 3e-3), (1, "aligned-mtl", 1e-3)]
+
+
+@pytest.fixture(scope="module")
+def table():
+    return make_synthetic(n_rows=600, seed=0)
+
+
+def _configs(model):
+    return [
+        TrainConfig(model=model, batch_size=64, hidden=16, layers=2, seed=s, method=m, lr=lr, importance_samples=3)
+        for s, m, lr in RUNS
+    ]
+
+
+@pytest.mark.parametrize("model", ["vae", "iwae"])
+def test_every_run_equals_its_trainer_alone(table, model):
+    """Records (losses, gradient norms, weights, cosines), weights, Adam moments (every
+    step's gradients) and test scores."""
+    df, schema = table
+    stacked = StackedTrainer(df, schema, _configs(model))
+    alone = [Trainer(df, schema, c) for c in _configs(model)]
+    for _ in range(16):  # past an epoch end (420 training rows, batches of 64: a last batch of 36)
+        records = stacked.step()
+        for record, trainer in zip(records, alone, strict=True):
+            expected = trainer.step()
+            assert record.step == expected.step and record.epoch == expected.epoch
+            assert abs(record.loss - expected.loss) <= 1e-6 and abs(record.kl - expected.kl) <= 1e-6
+            np.testing.assert_allclose(record.column_losses, expected.column_losses, atol=1e-6, rtol=0)
+            for field in ("norms", "weights", "direction_cosines"):
+                np.testing.assert_allclose(
+                    getattr(record.diagnostics, field), getattr(expected.diagnostics, field), atol=1e-6, rtol=0
+                )
+    for r, trainer in enumerate(alone):
+        mine = stacked.trainer(r)
+        for i, (name, p) in enumerate(trainer.model.named_parameters()):
+            assert torch.allclose(p, stacked.state.params[name][r], atol=1e-6, rtol=0), name
+            # Adam's moments hold every step's gradient: the last one is (grad - m_prev) / (1 - beta1) away
+            state = trainer.optimizer.state[p]
+            assert torch.allclose(state["exp_avg"], stacked.state.optimizer.exp_avgs[i][r], atol=1e-7, rtol=0), name
+            assert torch.allclose(state["exp_avg_sq"], stacked.state.optimizer.exp_avg_sqs[i][r], atol=1e-9), name
+            assert torch.equal(p, dict(mine.model.named_parameters())[name])  # written back into its Trainer
+        assert abs(mine.evaluate("test").mean_error - trainer.evaluate("test").mean_error) <= 1e-6
+
+
+def test_a_handed_out_trainer_carries_on_as_if_trained_alone(table):
+    df, schema = table
+    config = _configs("vae")[3]  # GradNorm: its state travels with the run
+    stacked = StackedTrainer(df, schema, [config, _configs("vae")[0]])
+    alone = Trainer(df, schema, config)
+    for _ in range(5):
+        stacked.step()
+        alone.step()
+    handed = stacked.trainer(0)
+    assert handed.optimizer.state_dict()["state"][0]["step"] == alone.optimizer.state_dict()["state"][0]["step"]
+    for _ in range(5):
+        assert abs(handed.step().loss - alone.step().loss) <= 1e-6
+
+
+def test_a_diverging_run_is_rolled_back_and_the_others_step_on(table):
+    df, schema = table
+    configs = _configs("vae")[:2]
+    stacked = StackedTrainer(df, schema, configs)
+    alone = Trainer(df, schema, configs[1])
+    stacked.step()
+    alone.step()
+    with torch.no_grad():
+        stacked.state.params["head.weight"][0].fill_(float("nan"))
+    before = stacked.state.params["head.weight"][0].clone()
+    outcomes = stacked.step()
+    assert isinstance(outcomes[0], Exception) and "rejected" in str(outcomes[0])
+    assert stacked.runs[0].step_count == 1
+    assert torch.equal(stacked.state.params["head.weight"][0].isnan(), before.isnan())
+    assert abs(outcomes[1].loss - alone.step().loss) <= 1e-6
+
+
+def test_a_run_left_out_is_untouched(table):
+    df, schema = table
+    configs = _configs("vae")[:2]
+    stacked = StackedTrainer(df, schema, configs)
+    alone = [Trainer(df, schema, c) for c in configs]
+    outcomes = stacked.step(runs=[1])
+    assert outcomes[0] is None and stacked.runs[0].step_count == 0
+    alone[1].step()
+    for _ in range(3):
+        records = stacked.step()
+        for record, trainer in zip(records, alone, strict=True):
+            assert abs(record.loss - trainer.step().loss) <= 1e-6
+
+
+def test_runs_of_different_architectures_are_not_stacked(table):
+    df, schema = table
+    with pytest.raises(NotStackedError, match="hidden"):
+        StackedTrainer(df, schema, [TrainConfig(hidden=16), TrainConfig(hidden=32)])
+    with pytest.raises(NotStackedError, match="not stacked yet"):
+        StackedTrainer(df, schema, [TrainConfig(model="hivae")])
+    assert issubclass(NotStackedError, DataError)
