@@ -1,0 +1,328 @@
+"""The paper's Table 1 protocol on the grid engine: resumable, one trial file at a time.
+
+For each model and data set (a *cell*):
+
+1. scan: every candidate method trains once, seed 0, for ``scan_epochs``; the method with
+   the lowest validation mean error (imputation error with ``impute``) becomes the cell's
+   multi-objective method. The choice is recorded in ``DIR/choices.json`` with the scan's
+   settings and reused on resume while they are the same;
+2. table: plain training (method ``none``) and the chosen method, seeds 0..seeds-1, at the
+   cell's epochs. Plain seeds need no scan and start at once.
+
+Every finished trial is written under ``DIR/trials/`` (``core.trial``) the moment it
+arrives, and the tables (``core.table1_report``) are rewritten, so an interrupted grid
+loses nothing it finished and a rerun with the same ``DIR`` runs only what is missing.
+Cells run in order (a cell's scan, then its table, then the next cell), so with few
+workers the table fills cell by cell.
+
+Settings per cell: the paper's (``core.paper_table1.paper_settings``), then the
+overrides in the order given, each ``[SCOPE.]name=value`` with an optional model or
+data set name as scope and a TrainConfig field (or ``epochs``) as name.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from pathlib import Path
+
+from core.config import TrainConfig
+from core.errors import DataError
+from core.io import LoadedTable, load_table
+from core.models import model_class
+from core.mtl import make_method
+from core.paper_table1 import BUNDLED, DATASETS, NOT_BUNDLED, dataset_path, paper_settings
+from core.ray_engine import Finished, Progress, RaySession, Task
+from core.table1_report import write_tables
+from core.trial import Cell, Trial, TrialStore, run_trial, settings_tuple, write_atomically
+
+# Fields a trial sets itself, or that do not change its numbers.
+_FIXED_FIELDS = ("model", "method", "seed", "device", "method_options")
+_SCAN, _TABLE = 0, 1
+
+
+@dataclass(frozen=True)
+class Override:
+    scope: str | None  # a model or data set name (lower case), or None: every cell
+    name: str
+    value: object
+
+    def applies(self, model: str, dataset: str) -> bool:
+        return self.scope is None or self.scope in (model.lower(), dataset.lower())
+
+
+def parse_override(text: str) -> Override:
+    """``[SCOPE.]name=value``; the value is read by the field's type (``auto``: None)."""
+    target, sep, raw = text.partition("=")
+    if not sep or not target.strip():
+        raise DataError(f"--set wants [MODEL|DATASET.]NAME=VALUE, got {text!r}")
+    scope, _, name = target.strip().rpartition(".")
+    types = {f.name: str(f.type) for f in fields(TrainConfig) if f.name not in _FIXED_FIELDS} | {"epochs": "int"}
+    if name not in types:
+        raise DataError(f"--set: unknown setting {name!r} (known: {', '.join(sorted(types))})")
+    scopes = {m.lower() for m in _model_names()} | {d.lower() for d in DATASETS}
+    if scope and scope.lower() not in scopes:
+        raise DataError(f"--set: {scope!r} is neither a model nor a data set of Table 1")
+    return Override(scope.lower() or None, name, _parse_value(name, types[name], raw.strip()))
+
+
+def _parse_value(name: str, kind: str, raw: str) -> object:
+    if "None" in kind and raw.lower() in ("auto", "none"):
+        return None
+    try:
+        if kind.startswith("bool"):
+            if raw.lower() not in ("true", "false", "1", "0"):
+                raise ValueError(raw)
+            return raw.lower() in ("true", "1")
+        if kind.startswith("int"):
+            return int(raw)
+        if kind.startswith("float"):
+            return float(raw)
+    except ValueError:
+        raise DataError(f"--set: {name} wants a {kind.split()[0]}, got {raw!r}") from None
+    return raw
+
+
+def _model_names() -> list[str]:
+    from core.models import MODELS
+
+    return list(MODELS)
+
+
+@dataclass(frozen=True)
+class Protocol:
+    models: tuple[str, ...]
+    datasets: tuple[str, ...]  # in the paper's order; IMDB only to report it missing
+    seeds: int
+    scan_epochs: int
+    candidates: tuple[str, ...]
+    impute: bool = False
+    overrides: tuple[Override, ...] = ()
+
+    def validate(self) -> Protocol:
+        """DataError on the first bad model, data set, method or setting (before any work)."""
+        for model in self.models:
+            model_class(model)
+        for dataset in self.datasets:
+            if dataset not in DATASETS:
+                raise DataError(f"unknown data set {dataset!r} (Table 1 has: {', '.join(DATASETS)})")
+        for method in self.candidates:
+            make_method(method)
+        if not self.candidates:
+            raise DataError("give at least one candidate method")
+        if self.seeds < 1 or self.scan_epochs < 1:
+            raise DataError("--seeds and --scan-epochs must be at least 1")
+        for model in self.models:
+            for dataset in self.datasets:
+                settings = self.settings(model, dataset)
+                if settings.pop("epochs") < 1:
+                    raise DataError(f"{model} on {dataset}: epochs must be at least 1")
+                TrainConfig(model=model, **settings).validate()
+        return self
+
+    def settings(self, model: str, dataset: str) -> dict:
+        settings = paper_settings(model, dataset)
+        for override in self.overrides:
+            if override.applies(model, dataset):
+                settings[override.name] = override.value
+        return settings
+
+    def cells(self) -> list[Cell]:
+        cells = []
+        for model in self.models:
+            for dataset in DATASETS:
+                if dataset not in self.datasets and dataset in BUNDLED:
+                    continue  # a missing data set is always listed, to say that it is missing
+                if dataset in NOT_BUNDLED:
+                    reason: str | None = NOT_BUNDLED[dataset]
+                elif self.impute and not _has_impute_mask(dataset):
+                    reason = "no Missing20_1.csv: no imputation test"
+                else:
+                    reason = None
+                settings = self.settings(model, dataset)
+                epochs = settings.pop("epochs")
+                cells.append(Cell(model, dataset, self.impute, epochs, settings_tuple(settings), reason))
+        return cells
+
+
+def _has_impute_mask(dataset: str) -> bool:
+    return (Path(dataset_path(dataset)) / "Missing20_1.csv").exists()
+
+
+ReportFn = Callable[[Progress], None]
+
+
+class Reproduction:
+    """One run of the protocol into ``out`` (see the module doc)."""
+
+    def __init__(self, protocol: Protocol, out: str | Path) -> None:
+        self.protocol = protocol.validate()
+        self.out = Path(out)
+        self.store = TrialStore(self.out / "trials")
+        self.cells = protocol.cells()
+        self.records = self.store.finished()
+        self.choices_path = self.out / "choices.json"
+        self.choices: dict[str, dict] = _read_json(self.choices_path)
+        self.failed: list[Finished] = []
+        self.ran = 0
+        self._refs: dict[str, object] = {}
+        self._rows: dict[str, float] = {}  # training rows per data set, for the time estimate
+        self._queued: set[str] = set()
+        self._device = "cpu"
+
+    # --- the plan -------------------------------------------------------------------
+    def scan_trials(self, cell: Cell) -> list[Trial]:
+        return [cell.trial(m, 0, self.protocol.scan_epochs) for m in self.protocol.candidates]
+
+    def table_trials(self, cell: Cell, method: str) -> list[Trial]:
+        return [cell.trial(method, s, cell.epochs) for s in range(self.protocol.seeds)]
+
+    def choice(self, cell: Cell) -> str | None:
+        """The cell's recorded method, if its scan had the settings of this run."""
+        entry = self.choices.get(cell.name)
+        if entry and entry["scan"] == self._scan_settings(cell):
+            return str(entry["method"])
+        return None
+
+    def _scan_settings(self, cell: Cell) -> dict:
+        return {
+            "candidates": list(self.protocol.candidates),
+            "epochs": self.protocol.scan_epochs,
+            "seed": 0,
+            "settings": dict(cell.settings),
+        }
+
+    def planned(self) -> list[Trial]:
+        """Every trial the protocol knows of now (a cell's chosen seeds once it has a choice)."""
+        trials = []
+        for cell in self.cells:
+            if cell.skipped is not None:
+                continue
+            chosen = self.choice(cell)
+            if chosen is None:
+                trials += self.scan_trials(cell)
+            trials += self.table_trials(cell, "none")
+            if chosen is not None:
+                trials += self.table_trials(cell, chosen)
+        return list({t.key: t for t in trials}.values())
+
+    def upcoming(self) -> tuple[int, float]:
+        """The chosen-method trials of cells whose scan is still running: number and cost."""
+        count, cost = 0, 0.0
+        for cell in self.cells:
+            if cell.skipped is None and self.choice(cell) is None:
+                count += self.protocol.seeds
+                cost += self.protocol.seeds * cell.epochs * self._rows.get(cell.dataset, 0)
+        return count, cost
+
+    def has_work(self) -> bool:
+        """Whether a trial is left to run or a cell's method is left to choose."""
+        pending = any(t.key not in self.records for t in self.planned())
+        return pending or any(c.skipped is None and self.choice(c) is None for c in self.cells)
+
+    # --- the run --------------------------------------------------------------------
+    def run(self, session: RaySession, report: ReportFn | None = None) -> None:
+        todo = [t for t in self.planned() if t.key not in self.records]
+        self._device = "cuda" if session.gpus_per_task > 0 else "cpu"
+        for trial in todo:
+            self._ensure_table(trial.dataset, session)
+        tasks = [self._task(t) for t in todo]
+        tasks += self._choose_ready(session)  # cells whose scan finished in an earlier run
+        self.write_tables()
+        session.run(tasks, lambda f: self._finished(f, session), self.upcoming, report)
+
+    def _ensure_table(self, dataset: str, session: RaySession) -> None:
+        """Read the data set once and put it in the object store for its trials."""
+        if dataset in self._refs:
+            return
+        table = load_table(dataset_path(dataset))
+        table = LoadedTable(dataset, table.data, table.schema, table.missing_mask, table.impute_mask)
+        self._refs[dataset] = session.put(table)
+        self._rows[dataset] = 0.7 * len(table.data)
+
+    def _task(self, trial: Trial) -> Task:
+        self._queued.add(trial.key)
+        index = next(i for i, c in enumerate(self.cells) if c.owns(trial))
+        stage = _SCAN if trial.epochs == self.protocol.scan_epochs and trial.seed == 0 else _TABLE
+        return Task(
+            key=trial.key,
+            function=run_trial,
+            args=(self._refs[trial.dataset], trial, self._device),
+            priority=(index, stage, trial.seed),
+            cost=trial.epochs * self._rows[trial.dataset],
+            cost_group=trial.model,
+        )
+
+    def _finished(self, finished: Finished, session: RaySession) -> Iterable[Task]:
+        if finished.error is not None:
+            self.failed.append(finished)
+            return []
+        record = finished.value
+        self.store.write(record)
+        self.records[record["key"]] = record
+        self.ran += 1
+        follow = self._choose_ready(session)
+        self.write_tables()
+        return follow
+
+    def _choose_ready(self, session: RaySession) -> list[Task]:
+        """Choose the method of every cell whose scan trials are all finished; their tasks."""
+        tasks = []
+        for cell in self.cells:
+            if cell.skipped is not None or self.choice(cell) is not None:
+                continue
+            scan = [self.records.get(t.key) for t in self.scan_trials(cell)]
+            if any(r is None for r in scan):
+                continue
+            method = self._record_choice(cell, [r for r in scan if r is not None])
+            if method is None:
+                continue
+            for trial in self.table_trials(cell, method):
+                if trial.key not in self.records and trial.key not in self._queued:
+                    self._ensure_table(trial.dataset, session)
+                    tasks.append(self._task(trial))
+        return tasks
+
+    def _record_choice(self, cell: Cell, scan: list[dict]) -> str | None:
+        split = "val_imputation" if cell.impute else "val"
+        errors = {
+            r["trial"]["method"]: r[split]["mean_error"]
+            for r in scan
+            if r["stopped_by"] is None and r[split]["mean_error"] is not None
+        }
+        if not errors:
+            return None
+        method = min(self.protocol.candidates, key=lambda m: errors.get(m, float("inf")))
+        self.choices[cell.name] = {
+            "method": method,
+            "scan": self._scan_settings(cell),
+            "val_mean_error": errors,
+            "chosen_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        write_atomically(self.choices_path, json.dumps(self.choices, indent=1))
+        return method
+
+    def write_tables(self) -> list[Path]:
+        p = self.protocol
+        what = "imputation error of the hidden cells" if p.impute else "mean error"
+        notes = [
+            f"Multi-objective: per cell, the best of {len(p.candidates)} candidates ({', '.join(p.candidates)}) "
+            f"by validation {what} after {p.scan_epochs} epochs, seed 0 (choices.json).",
+            f"Each row: median over seeds 0..{p.seeds - 1} of the test {what}; iqr over the same seeds; "
+            "seeds counts the finished ones; paper: the paper's cell (ordinals by class shift, median of 5 seeds), "
+            "to compare with mean_error_paper_metric.",
+        ]
+        chosen = {cell.name: self.choice(cell) for cell in self.cells}
+        return write_tables(self.out, self.cells, chosen, self.records, p.seeds, notes)
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        value = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except ValueError:
+        raise DataError(f"{path} is not valid JSON: move it away to scan again") from None
+    return value if isinstance(value, dict) else {}

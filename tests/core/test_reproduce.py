@@ -1,0 +1,213 @@
+"""``python -m core reproduce``: the table's shape, a grid stopped by Ctrl-C and rerun
+(nothing run twice, nothing lost, the scan's choice reused), joining a Ray head started
+separately, the imputation variant, and bad input. Tiny trials on Wine, the smallest
+table of Table 1."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from core.cli import main
+from core.table1_report import COLUMNS
+from tests.paths import REPO
+
+TINY = ["--models", "vae", "--datasets", "Wine", "--set", "hidden=8", "--set", "layers=1", "--scan-epochs", "1"]
+CANDIDATES = ["pcgrad", "imtl-g", "upgrad"]
+
+
+def _command(out: Path, *args: str) -> list[str]:
+    return [sys.executable, "-m", "core", "reproduce", *TINY, "--out", str(out), *args]
+
+
+def _reproduce(out: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(_command(out, *args), cwd=REPO, capture_output=True, text=True, timeout=600)
+
+
+def _progress(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("[")]
+
+
+def _trials(out: Path) -> dict[str, str]:
+    return {p.name: p.read_text() for p in sorted((out / "trials").glob("*.json"))}
+
+
+@pytest.mark.slow
+def test_a_grid_stopped_by_ctrl_c_resumes_with_no_trial_run_twice_and_none_lost(tmp_path):
+    grid = ["--candidates", ",".join(CANDIDATES), "--seeds", "2", "--epochs", "2", "--workers", "1"]
+    process = subprocess.Popen(_command(tmp_path, *grid), cwd=REPO, stderr=subprocess.PIPE, text=True)
+    seen = []
+    for line in process.stderr:  # the first finished trial: the grid is at work
+        seen.append(line)
+        if line.startswith("["):
+            break
+    process.send_signal(signal.SIGINT)
+    rest = process.stderr.read()
+    assert process.wait(timeout=120) == 130, "".join(seen) + rest
+    assert rest.splitlines()[-1].startswith("error: interrupted") and "Traceback" not in rest
+    first = _trials(tmp_path)
+    finished_before = len(_progress("".join(seen) + rest))
+    assert 1 <= finished_before == len(first) < 7  # every finished trial was written, and only those
+
+    done = _reproduce(tmp_path, *grid)
+    assert done.returncode == 0, done.stderr
+    assert f"resuming: {len(first)} of " in done.stderr
+    after = _trials(tmp_path)
+    assert len(after) == 3 + 2 + 2  # the scan, plain seeds 0-1, the chosen method's seeds 0-1
+    assert len(_progress(done.stderr)) == len(after) - len(first)  # none run twice
+    assert all(after[name] == text for name, text in first.items())  # earlier records untouched
+
+    choices = json.loads((tmp_path / "choices.json").read_text())
+    chosen = choices["vae/Wine"]["method"]
+    assert chosen in CANDIDATES
+    table = pd.read_csv(tmp_path / "table.csv", keep_default_na=False)
+    assert tuple(table.columns) == COLUMNS
+    wine = table[table.dataset == "Wine"].set_index("training")
+    assert wine.loc["plain", "method"] == "none" and wine.loc["multi-objective", "method"] == chosen
+    assert wine.seeds.tolist() == [2, 2] and wine.epochs.tolist() == [2, 2]
+    assert wine.paper.tolist() == [0.08, 0.07]
+    records = [json.loads(text) for text in after.values()]
+    plain = sorted(r["test"]["mean_error"] for r in records if r["trial"]["method"] == "none")
+    assert float(wine.loc["plain", "mean_error"]) == pytest.approx(sum(plain) / 2)  # the median of two
+    imdb = table[table.dataset == "IMDB"]
+    assert imdb.seeds.tolist() == [0, 0] and (imdb.mean_error == "").all() and imdb.paper.tolist() == [0.08, 0.04]
+    assert "IMDB" in (tmp_path / "table.md").read_text()
+
+    # The recorded choice is reused, not scanned again: a third seed follows it.
+    other = next(m for m in CANDIDATES if m != chosen)
+    choices["vae/Wine"]["method"] = other
+    (tmp_path / "choices.json").write_text(json.dumps(choices))
+    more = _reproduce(tmp_path, *grid[:2], "--seeds", "3", *grid[4:])
+    assert more.returncode == 0, more.stderr
+    assert f"scan choices reused: vae/Wine={other}" in more.stderr
+    new = set(_trials(tmp_path)) - set(after)
+    assert {json.loads((tmp_path / "trials" / n).read_text())["trial"]["method"] for n in new} == {"none", other}
+    assert len(new) == 1 + 3  # plain seed 2, and seeds 0-2 of the method now recorded
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _head_processes(temp: str) -> set[int]:
+    """The live processes whose command line names ``temp``, and all their live descendants."""
+    named, children = set(), {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            state, parent = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:2]
+            command = (entry / "cmdline").read_bytes().decode(errors="replace")
+        except (OSError, ValueError):
+            continue  # it ended meanwhile
+        if state == "Z":
+            continue  # ended, waiting for its parent: nothing left to stop
+        children.setdefault(int(parent), set()).add(int(entry.name))
+        if temp in command:
+            named.add(int(entry.name))
+    found, frontier = set(named), set(named)
+    while frontier:
+        frontier = set().union(*(children.get(p, set()) for p in frontier)) - found
+        found |= frontier
+    return found
+
+
+def _stop_head(temp: str) -> None:
+    """SIGTERM, then SIGKILL after 20 s, until none is left (a worker may start meanwhile)."""
+    started = time.monotonic()
+    while head := _head_processes(temp):
+        waited = time.monotonic() - started
+        assert waited < 60, f"Ray head processes {sorted(head)} outlived SIGKILL"
+        for pid in head:
+            with contextlib.suppress(ProcessLookupError):  # it ended by itself
+                os.kill(pid, signal.SIGTERM if waited < 20 else signal.SIGKILL)
+        time.sleep(0.5)
+
+
+@pytest.fixture
+def ray_head():
+    """A Ray head on 127.0.0.1 started as a user would; stopped after the test, failures included.
+    Not with ``ray stop``, which stops every Ray on the machine: the head's own processes
+    (found by its private temporary folder) and their children."""
+    temp = tempfile.mkdtemp(prefix="rayhead", dir="/tmp")
+    port = _free_port()
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+    start = [
+        *("ray", "start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port)),
+        *("--include-dashboard=false", "--disable-usage-stats", "--num-cpus", "1", "--temp-dir", temp),
+    ]
+    try:
+        started = subprocess.run(start, env=env, capture_output=True, text=True, timeout=120)
+        assert started.returncode == 0, started.stderr
+        yield f"127.0.0.1:{port}"
+    finally:
+        _stop_head(temp)
+
+
+@pytest.mark.slow
+def test_address_joins_a_ray_head_started_separately_and_leaves_it_running(ray_head, tmp_path):
+    done = _reproduce(tmp_path, "--address", ray_head, "--candidates", "pcgrad", "--seeds", "1", "--epochs", "1")
+    assert done.returncode == 0, done.stderr
+    assert f"Ray cluster {ray_head}: 1 trial at a time" in done.stderr  # the head's one CPU, not this machine's
+    assert len(_trials(tmp_path)) == 2
+    host, port = ray_head.split(":")
+    socket.create_connection((host, int(port)), timeout=5).close()  # the head still runs
+
+
+@pytest.mark.slow
+def test_the_imputation_variant_scores_the_hidden_cells(tmp_path):
+    done = _reproduce(tmp_path, "--impute", "--candidates", "pcgrad", "--seeds", "1", "--epochs", "1")
+    assert done.returncode == 0, done.stderr
+    table = pd.read_csv(tmp_path / "impute_table.csv", keep_default_na=False)
+    assert tuple(table.columns) == COLUMNS and not (tmp_path / "table.csv").exists()
+    records = [json.loads(text) for text in _trials(tmp_path).values()]
+    assert all(r["trial"]["impute"] and r["test_imputation"]["mean_error"] is not None for r in records)
+    plain = next(r for r in records if r["trial"]["method"] == "none")
+    wine = table[(table.dataset == "Wine") & (table.training == "plain")]
+    assert [float(e) for e in wine.mean_error] == [pytest.approx(plain["test_imputation"]["mean_error"])]
+    assert plain["test_imputation"]["mean_error"] != plain["test"]["mean_error"]  # other cells: the hidden ones
+    assert wine.paper.tolist() == [""]  # the paper's imputation numbers are not among the facts
+
+
+@pytest.mark.parametrize(
+    "args, named",
+    [
+        (["--datasets", "Wine,Iris"], "unknown data set 'Iris'"),
+        (["--models", "vae,gan"], "unknown model 'gan'"),
+        (["--candidates", "pcgrad,bogus"], "'bogus'"),
+        (["--set", "hiden=8"], "unknown setting 'hiden'"),
+        (["--set", "lr=-1"], "learning rate"),
+        (["--seeds", "0"], "--seeds"),
+        (["--address", "nonsense"], "HOST:PORT"),
+    ],
+)
+def test_bad_input_exits_2_with_one_error_line_before_any_work(tmp_path, capsys, args, named):
+    out = tmp_path / "out"
+    assert main(["reproduce", "--datasets", "Wine", "--out", str(out), *args]) == 2
+    stderr = capsys.readouterr().err
+    assert stderr.startswith("error: ") and stderr.count("\n") == 1 and named in stderr
+    assert not (out / "trials").exists()
+
+
+def test_an_unreachable_address_exits_2_with_one_error_line(tmp_path, capsys, monkeypatch):
+    for name in ("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "RAY_USAGE_STATS_ENABLED", "RAY_AUTH_MODE"):
+        monkeypatch.delenv(name, raising=False)  # so what the command sets is undone after the test
+    address = f"127.0.0.1:{_free_port()}"  # nothing listens there
+    assert main(["reproduce", "--datasets", "Wine", "--address", address, "--out", str(tmp_path)]) == 2
+    stderr = capsys.readouterr().err
+    assert stderr == stderr.splitlines()[0] + "\n" and stderr.startswith(
+        f"error: cannot reach a Ray cluster at {address}"
+    )
