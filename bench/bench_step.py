@@ -1,35 +1,44 @@
-"""Cost of a corrected training step against a plain ELBO step, side by side.
+"""Cost of a training step: a minimal hand-written step, ``Trainer.step`` plain, and
+``Trainer.step`` with IMTL-G and with Aligned-MTL, side by side.
 
-For K = 12, 50 and 200 columns (batch 128, VAE, paper-sized layers) it times, in one
-run and interleaved round by round:
+For each table (Adult, and mixed synthetic tables of K = 12, 50 and 200 columns) and each
+model (VAE, IWAE, DReG, HI-VAE), in one run, interleaved round by round:
 
-  plain       a plain ELBO step: loss.backward(), Adam step
-  ours        Trainer.step(): per-column gradients at y + diagnostics + IMTL-G
-  K passes    the same corrected step, per-column gradients from K backward passes
-  TorchJD     the same step with torchjd.autojac.mtl_backward + jac_to_grad(IMTLG)
+  minimal      the model's step written by hand in one function (``bench/minimal_steps.py``):
+               the same layers and likelihood formulas, one loss, backward, Adam
+  plain        Trainer.step() with method none
+  imtl-g       Trainer.step() with IMTL-G
+  aligned-mtl  Trainer.step() with Aligned-MTL
 
-and prints each as a ratio to the plain step (median of rounds).
+Printed: the minimal step's time, plain / minimal, and each method / plain (medians of the
+rounds). All take Adam from the same implementation (the Trainer's). ``--diagnostics read``
+reads every Trainer step's gradient diagnostics, as a consumer such as the dashboard does;
+by default nothing reads them and no step computes them. The output says which.
 
-    python bench/bench_step.py [--rounds 7] [--steps 20] [--columns 12 50 200]
+``--clock cpu`` times the process's CPU time instead of the wall clock: on a machine that
+other work shares, it leaves out the time the process waits for a core.
+
+    python -m bench.bench_step [--tables adult 12 50 200] [--models vae iwae dreg hivae]
+        [--rounds 7] [--steps 10] [--threads 1] [--clock wall|cpu] [--diagnostics none|read]
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
+import os
 import statistics
 import time
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 import torch
-from torchjd.aggregation import IMTLG
-from torchjd.autojac import jac_to_grad, mtl_backward
 
-from core.gradients import ObjectiveGradients, backward_combined
-from core.models.layers import gaussian_kl, gaussian_sample
-from core.mtl import combine_gradients
+from bench.minimal_steps import MinimalModel
+from core.io import load_table
+from core.samples import sample_path
 from core.schema import Column, ColumnType, Schema
+from core.splits import EpochBatches
 from core.trainer import TrainConfig, Trainer
 
 TYPES = [
@@ -40,9 +49,12 @@ TYPES = [
     ColumnType.ORDINAL,
     ColumnType.BINARY,
 ]
+METHODS = ("imtl-g", "aligned-mtl")
+CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "cpu": time.process_time}
 
 
 def mixed_table(k: int, n: int = 2048, seed: int = 0) -> tuple[pd.DataFrame, Schema]:
+    """K columns cycling through the six types, all driven by a shared 3-dimensional latent."""
     rng = np.random.default_rng(seed)
     latent = rng.normal(size=(n, 3))
     cols, data = [], {}
@@ -65,93 +77,79 @@ def mixed_table(k: int, n: int = 2048, seed: int = 0) -> tuple[pd.DataFrame, Sch
     return pd.DataFrame(data), Schema(tuple(cols))
 
 
-def plain_step(tr: Trainer):
-    """A plain ELBO step on the trainer's model, written the ordinary way."""
-    model, opt = tr.model, tr.optimizer
-    batch = tr._batch(tr._next_batch_rows())
-    mu, logvar = model.posterior(batch, tr.noise_generator)
-    z = gaussian_sample(mu, logvar, None, tr.noise_generator)
-    log_lik = model.likelihood.log_prob(model.head(model.trunk(z)), batch.targets, batch.mask)
-    loss = -log_lik.sum(-1).mean() + gaussian_kl(mu, logvar).mean()
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    opt.step()
+def table(name: str) -> tuple[pd.DataFrame, Schema]:
+    if name == "adult":
+        loaded = load_table(sample_path("Adult"))
+        return loaded.data, loaded.schema
+    return mixed_table(int(name))
 
 
-def k_passes_step(tr: Trainer):
-    """The corrected step with per-column gradients from K separate backward passes."""
-    model, opt = tr.model, tr.optimizer
-    forward = model.forward_tasks(tr._batch(tr._next_batch_rows()), tr.noise_generator)
-    (objective,) = forward.objectives
-    rep = forward.shared[0]
-    grads = torch.stack(
-        [torch.autograd.grad(loss, rep.cut, retain_graph=True)[0].flatten() for loss in objective.column_losses]
-    )
-    comb = combine_gradients(tr.methods[0][0], grads, objective.column_losses.detach())
-    (d_outputs,) = torch.autograd.grad(objective.column_losses.sum(), forward.outputs, retain_graph=True)
-    opt.zero_grad(set_to_none=True)
-    backward_combined(
-        forward, [ObjectiveGradients(objective, d_outputs, [grads])], [[comb.direction]], list(model.parameters())
-    )
-    opt.step()
+def variants(data: pd.DataFrame, schema: Schema, model: str, read: bool) -> dict[str, Callable[[], object]]:
+    """The four steps to time, each on its own model built from the same seed."""
+    config = TrainConfig(model=model, batch_size=128)
+    reference = Trainer(data, schema, config)
+    minimal = MinimalModel(reference)
+    batches = EpochBatches(reference.splits["train"], config.batch_size, config.seed)
+    noise = torch.Generator().manual_seed(config.seed + 1)
+    steps: dict[str, Callable[[], object]] = {"minimal": lambda: minimal.step(batches.next_rows(), noise)}
+    for method in ("none", *METHODS):
+        trainer = Trainer(data, schema, TrainConfig(model=model, batch_size=128, method=method))
+        steps[method] = (lambda t=trainer: t.step().diagnostics) if read else trainer.step
+    return steps
 
 
-def torchjd_step(tr: Trainer, aggregator):
-    """The corrected step done by TorchJD: Jacobian of the column losses w.r.t. the
-    shared parameters, aggregated by its IMTL-G."""
-    model, opt = tr.model, tr.optimizer
-    batch = tr._batch(tr._next_batch_rows())
-    mu, logvar = model.posterior(batch, tr.noise_generator)
-    z = gaussian_sample(mu, logvar, None, tr.noise_generator)
-    y = model.trunk(z)
-    losses = -model.likelihood.log_prob(model.head(y), batch.targets, batch.mask).mean(0)
-    opt.zero_grad(set_to_none=True)
-    shared = [p for p in model.parameters() if all(p is not h for h in model.head_parameters())]
-    mtl_backward(list(losses), features=y, shared_params=shared, retain_graph=True)
-    jac_to_grad(shared, aggregator)
-    gaussian_kl(mu, logvar).mean().backward()
-    opt.step()
-
-
-def time_per_step(fn, steps: int) -> float:
-    start = time.perf_counter()
+def time_per_step(fn: Callable[[], object], steps: int, clock: Callable[[], float]) -> float:
+    start = clock()
     for _ in range(steps):
         fn()
-    return (time.perf_counter() - start) / steps
+    return (clock() - start) / steps
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    ap.add_argument("--tables", nargs="+", default=["adult", "12", "50", "200"])
+    ap.add_argument("--models", nargs="+", default=["vae", "iwae", "dreg", "hivae"])
     ap.add_argument("--rounds", type=int, default=7)
-    ap.add_argument("--steps", type=int, default=20)
-    ap.add_argument("--columns", type=int, nargs="+", default=[12, 50, 200])
+    ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--clock", choices=sorted(CLOCKS), default="wall")
+    ap.add_argument("--diagnostics", choices=["none", "read"], default="none")
     args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    clock, read = CLOCKS[args.clock], args.diagnostics == "read"
     print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch 128, VAE, "
-        f"hidden 50 x 3 layers, latent K/2; median of {args.rounds} rounds x {args.steps} steps"
+        f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), batch 128, hidden 50 x 3 layers, "
+        f"latent K/2, IWAE/DReG 20 samples; {args.clock} clock, median of {args.rounds} interleaved rounds "
+        f"x {args.steps} steps; load average {os.getloadavg()[0]:.2f} at the start"
     )
-    print(f"{'K':>5} {'plain ms':>9} {'ours':>7} {'K passes':>9} {'TorchJD':>8}   (ratios to plain)")
-    for k in args.columns:
-        df, schema = mixed_table(k)
-        tr = Trainer(df, schema, TrainConfig(method="imtl-g", batch_size=128, cosine_every=10))
-        variants = {
-            "plain": functools.partial(plain_step, tr),
-            "ours": tr.step,
-            "k": functools.partial(k_passes_step, tr),
-            "jd": functools.partial(torchjd_step, tr, IMTLG()),
-        }
-        for fn in variants.values():  # warm-up
-            fn()
-        times = {name: [] for name in variants}
-        for _ in range(args.rounds):
-            for name, fn in variants.items():
-                times[name].append(time_per_step(fn, args.steps))
-        med = {name: statistics.median(t) for name, t in times.items()}
-        print(
-            f"{k:>5} {med['plain'] * 1e3:>9.2f} {med['ours'] / med['plain']:>7.2f} "
-            f"{med['k'] / med['plain']:>9.2f} {med['jd'] / med['plain']:>8.2f}",
-            flush=True,
+    print(
+        "diagnostics of the Trainer steps: "
+        + (
+            "read after every step (norms, weights, direction cosines; K x K cosines up to 50 columns, "
+            "every 10th step above)"
+            if read
+            else "not read, so not computed"
         )
+    )
+    print(f"{'table':>6} {'model':>6} {'minimal ms':>11} {'plain/min':>10} {'imtl-g/plain':>13} {'aligned/plain':>14}")
+    for name in args.tables:
+        data, schema = table(name)
+        for model in args.models:
+            steps = variants(data, schema, model, read)
+            for fn in steps.values():  # warm-up: the first steps pay for allocations
+                for _ in range(3):
+                    fn()
+            times: dict[str, list[float]] = {key: [] for key in steps}
+            for _ in range(args.rounds):
+                for key, fn in steps.items():
+                    times[key].append(time_per_step(fn, args.steps, clock))
+            med = {key: statistics.median(t) for key, t in times.items()}
+            print(
+                f"{name:>6} {model:>6} {med['minimal'] * 1e3:>11.2f} {med['none'] / med['minimal']:>10.2f} "
+                f"{med['imtl-g'] / med['none']:>13.2f} {med['aligned-mtl'] / med['none']:>14.2f}",
+                flush=True,
+            )
+    print(f"load average {os.getloadavg()[0]:.2f} at the end")
     return 0
 
 

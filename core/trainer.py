@@ -13,49 +13,44 @@ split and minibatch order ``core.splits``; those names are re-exported here.
 
 from __future__ import annotations
 
-import copy
+import functools
 import io
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
 
+from core.backward import combined_backward, parameter_space_backward, plain_backward
 from core.config import TrainConfig
 from core.diagnostics import diagnose
 from core.encoding import TableEncoder
 from core.errors import DataError, TrainingError
-from core.gradients import (
-    ColumnLayout,
-    backward_combined,
-    backward_parameter_space,
-    column_gradients,
-    parameter_space_gradients,
-)
-from core.method_instances import GeneratorStates, MethodInstances, MethodStates
+from core.gradients import ColumnLayout
+from core.likelihoods import TableLikelihood
+from core.method_instances import MethodInstances
 from core.metrics import mean_error, score_columns
-from core.models import Batch, model_class
-from core.mtl import Combination, combine_gradients
-from core.mtl.system import DenseRows, GradientRows
+from core.models import Batch, TabularVAE, TaskForward, model_class
+from core.mtl.plain_sum import PlainSum
 from core.records import Evaluation, StepRecord
+from core.rollback import FiniteWatch, StepRollback
 from core.schema import Schema
 from core.splits import SPLIT_FRACTIONS, EpochBatches, split_indices
 
 __all__ = ["SPLIT_FRACTIONS", "Evaluation", "StepRecord", "TrainConfig", "Trainer", "split_indices"]
 
 
-@dataclass
-class _Snapshot:
-    """The state before a step, to put back if the step is rejected."""
-
-    n_tensors: int  # weights and Adam moments, copied into the trainer's buffers
-    methods: MethodStates
-    method_generators: GeneratorStates
-    noise_generator: torch.Tensor
-    batches: dict[str, Any]
+def build_model(config: TrainConfig, likelihood: TableLikelihood, input_dim: int, n_features: int) -> TabularVAE:
+    """The untrained model ``config`` describes, its weights drawn from ``config.seed``."""
+    latent = config.latent or max(1, round(0.5 * n_features))
+    cls = model_class(config.model)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        sizes = (input_dim, n_features, latent, config.hidden, config.layers)
+        return cls(likelihood, *sizes, dropout=config.dropout, beta=config.beta, **config.model_keywords())
 
 
 class Trainer:
@@ -65,7 +60,9 @@ class Trainer:
         schema: Schema,
         config: TrainConfig | None = None,
         impute_mask: np.ndarray | None = None,
+        splits: dict[str, np.ndarray] | None = None,
     ):
+        """``splits``: row positions of "train", "val" and "test" (default: ``split_indices``)."""
         self.config = (config or TrainConfig()).validate()
         self.schema = schema
         self.features = schema.features
@@ -81,7 +78,7 @@ class Trainer:
             if self.config.device == "auto" and torch.cuda.is_available()
             else ("cpu" if self.config.device == "auto" else self.config.device)
         )
-        self.splits = split_indices(len(data), self.config.seed)
+        self.splits = splits if splits is not None else split_indices(len(data), self.config.seed)
         if len(self.splits["train"]) < 2:
             raise DataError(f"the table has {len(data)} rows: too few to train on")
         # Cells hidden for the imputation test are unseen by the model everywhere.
@@ -106,20 +103,14 @@ class Trainer:
     # --- construction -----------------------------------------------------------
     def _build(self, method: str) -> None:
         cfg = self.config
-        k = len(self.features)
-        latent = cfg.latent or max(1, round(0.5 * k))
-        cls = model_class(cfg.model)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(cfg.seed)
-            sizes = (self.encoder.input_dim, k, latent, cfg.hidden, cfg.layers)
-            model = cls(self.likelihood, *sizes, dropout=cfg.dropout, beta=cfg.beta, **cfg.model_keywords())
-            self.model = model.to(self.device)
+        self.model = build_model(cfg, self.likelihood, self.encoder.input_dim, len(self.features)).to(self.device)
         self.params = list(self.model.parameters())
         self.optimizer = torch.optim.Adam(self.params, lr=cfg.lr, foreach=True)
         self.batches = EpochBatches(self.splits["train"], cfg.batch_size, cfg.seed)
         self.noise_generator = torch.Generator(device=self.device).manual_seed(cfg.seed + 1)
         self.step_count = 0
-        self._buffers: list[torch.Tensor] = []
+        self._rollback = StepRollback(self.model, self.optimizer)
+        self._finite = FiniteWatch(self.device)
         self.set_method(method)
 
     def set_method(self, spec: str) -> None:
@@ -130,6 +121,10 @@ class Trainer:
             spec, len(cls.OBJECTIVES), n_shared, self.config.seed, self.config.method_options
         )
         self.methods = self.method_instances.rows
+        # The plain sum needs no method call: its direction is the plain gradient (core.backward).
+        self._plain = self.config.gradient_space == "representation" and all(
+            isinstance(m, PlainSum) for row in self.methods for m in row
+        )
         self.method = spec
         self.config.method = spec
 
@@ -156,128 +151,91 @@ class Trainer:
         return self.batches.next_rows().to(self.device)
 
     def _batch(self, rows: torch.Tensor) -> Batch:
-        return Batch(self.inputs[rows], self.model_mask[rows], self.targets[rows])
-
-    def _state_tensors(self) -> list[torch.Tensor]:
-        """What an optimizer step changes in place: the weights and Adam's moments."""
-        tensors = [p.detach() for p in self.params]
-        for p in self.params:
-            tensors += [v for v in self.optimizer.state.get(p, {}).values() if torch.is_tensor(v)]
-        return tensors
-
-    def _snapshot(self) -> _Snapshot:
-        """The state before a step, its tensors copied into preallocated buffers: in place,
-        which is much cheaper than a deep copy of the optimizer's state dict."""
-        tensors = self._state_tensors()
-        if len(self._buffers) != len(tensors):
-            self._buffers = [t.clone() for t in tensors]
-        else:
-            torch._foreach_copy_(self._buffers, tensors)
-        method_states, generator_states = self.method_instances.state()
-        return _Snapshot(
-            len(tensors),
-            copy.deepcopy(method_states),
-            generator_states,
-            self.noise_generator.get_state(),
-            self.batches.state_dict(),
+        return Batch(
+            self.inputs.index_select(0, rows), self.model_mask.index_select(0, rows), self.targets.index_select(0, rows)
         )
-
-    def _restore(self, snap: _Snapshot) -> None:
-        tensors = self._state_tensors()
-        with torch.no_grad():
-            if len(tensors) == snap.n_tensors:
-                torch._foreach_copy_(tensors, self._buffers[: snap.n_tensors])
-            else:  # the rejected step was the first: Adam had no moments before it
-                params = [p.detach() for p in self.params]
-                torch._foreach_copy_(params, self._buffers[: len(params)])
-                self.optimizer.state.clear()
-        self.method_instances.load(snap.methods, snap.method_generators)
-        self.noise_generator.set_state(snap.noise_generator)
-        self.batches.load_state_dict(snap.batches)
-        self.optimizer.zero_grad(set_to_none=True)
 
     def step(self) -> StepRecord:
         """One optimizer step. A non-finite loss, gradient or weight rejects the step and
-        restores the state from before it; TrainingError says what happened."""
+        restores the state from before it; TrainingError says what happened.
+
+        A plain step reads the device once, at its end (the finiteness flag; a method's step
+        also before combining, and in its solver), and its record's values (the losses as
+        floats, the gradient diagnostics) are computed only when read (``core.records``)."""
         started = time.perf_counter()
-        snapshot = self._snapshot()
+        self._rollback.save(self.method_instances, self.noise_generator, self.batches)
         try:
             record = self._step(started)
         except TrainingError:
-            self._restore(snapshot)
+            self._rollback.restore(self.method_instances, self.noise_generator, self.batches)
             raise
         return record
 
     def _step(self, started: float) -> StepRecord:
-        self.model.train()
+        if not self.model.training:
+            self.model.train()
         batch = self._batch(self._next_batch_rows())
         forward = self.model.forward_tasks(batch, self.noise_generator)
-        losses = [o.column_losses for o in forward.objectives]
-        if not torch.isfinite(forward.loss) or not all(torch.isfinite(l).all() for l in losses):
-            bad = self._first_bad_column(losses[0])
-            raise TrainingError(
-                f"the loss became {float(forward.loss)} at step {self.step_count + 1}"
-                f"{bad}; the step was rejected and the model kept as it was. "
-                f"Try a lower learning rate (now {self.config.lr:g})."
-            )
+        watch = self._finite
+        watch.reset()
+        watch.watch([_loss_total(forward)])
         self.optimizer.zero_grad(set_to_none=True)
         params = self.params
-        grads = column_gradients(forward, self.layout)
-        first: tuple[GradientRows, Combination] | None = None
-        if self.config.gradient_space == "parameters":
-            shared = self._shared_parameters()
-            for j, g in enumerate(grads):
-                # One Gramian for the method and the diagnostics.
-                matrix = DenseRows(parameter_space_gradients(forward, g, shared))
-                comb = combine_gradients(
-                    self.methods[j][0], matrix, g.objective.column_losses.detach(), rescale=self.config.rescale
-                )
-                backward_parameter_space(forward, g, comb.direction, shared, params)
-                if first is None:
-                    first = (matrix, comb)
+        if self._plain:
+            first, lengths = plain_backward(forward, self.layout, params)
+            watch.watch(lengths)
         else:
-            directions = []
-            for j, g in enumerate(grads):
-                row = []
-                for r, column_rows in enumerate(g.per_representation):
-                    comb = combine_gradients(
-                        self.methods[j][r], column_rows, g.objective.column_losses.detach(), rescale=self.config.rescale
-                    )
-                    row.append(comb.direction)
-                    if first is None:
-                        first = (column_rows, comb)
-                directions.append(row)
-            backward_combined(forward, grads, directions, params)
-        if not _all_finite([p.grad for p in params if p.grad is not None]):
-            raise TrainingError(
-                f"gradients became infinite or NaN at step {self.step_count + 1}; the step "
-                f"was rejected. Try a lower learning rate (now {self.config.lr:g})."
-            )
+            if watch.tripped():  # before a method sees the losses (stateful ones keep what they see)
+                raise self._loss_error(forward)
+            if self.config.gradient_space == "parameters":
+                first = parameter_space_backward(
+                    forward, self.layout, self.methods, params, self._shared_parameters(), self.config.rescale
+                )
+            else:
+                first = combined_backward(forward, self.layout, self.methods, params, self.config.rescale)
+        watch.watch_length([p.grad for p in params if p.grad is not None])
         self.optimizer.step()
-        if not _all_finite([p.detach() for p in params]):
-            raise TrainingError(
-                f"weights became infinite or NaN at step {self.step_count + 1}; the step was "
-                f"rolled back. Try a lower learning rate (now {self.config.lr:g})."
-            )
+        watch.watch_length(params)
+        if watch.tripped():
+            raise self._non_finite_error(forward)
         self.step_count += 1
         k = len(self.features)
         with_cos = k <= self.config.cosine_max_columns or self.step_count % max(1, self.config.cosine_every) == 0
-        assert first is not None  # every model has an objective and a shared representation
-        rows, comb = first
         return StepRecord(
             step=self.step_count,
             epoch=self.epoch,
             method=self.method,
-            loss=float(forward.loss),
-            kl=float(forward.kl),
-            column_losses=losses[0].detach().cpu().numpy().astype(np.float64),
-            diagnostics=diagnose(rows, comb.direction, comb.weights, with_cos),
+            loss=forward.loss,
+            kl=forward.kl,
+            column_losses=forward.objectives[0].column_losses.detach(),
+            diagnostics=functools.partial(diagnose, first.rows, first.direction, first.weights, with_cos),
             seconds=time.perf_counter() - started,
         )
 
-    def _first_bad_column(self, losses: torch.Tensor) -> str:
+    def _non_finite_error(self, forward: TaskForward) -> TrainingError:
+        """What went wrong in a step whose watch was tripped: the loss, the gradients or the weights."""
+        if not bool(torch.isfinite(_loss_total(forward))):
+            return self._loss_error(forward)
+        weights = torch.linalg.vector_norm(torch.stack(torch._foreach_norm([p.detach() for p in self.params])))
+        if bool(torch.isfinite(weights)):  # then the gradients (their values or their length)
+            return TrainingError(
+                f"gradients became infinite or NaN at step {self.step_count + 1}; the step "
+                f"was rejected. Try a lower learning rate (now {self.config.lr:g})."
+            )
+        return TrainingError(
+            f"weights became infinite or NaN at step {self.step_count + 1}; the step was "
+            f"rolled back. Try a lower learning rate (now {self.config.lr:g})."
+        )
+
+    def _loss_error(self, forward: TaskForward) -> TrainingError:
+        losses = forward.objectives[0].column_losses
         bad = (~torch.isfinite(losses)).nonzero().flatten()
-        return f" (column {self.features[int(bad[0])].name!r})" if len(bad) else ""
+        column = f" (column {self.features[int(bad[0])].name!r})" if len(bad) else ""
+        return TrainingError(
+            f"the loss became {float(forward.loss)} at step {self.step_count + 1}"
+            f"{column}; the step was rejected and the model kept as it was. "
+            f"Try a lower learning rate (now {self.config.lr:g})."
+        )
 
     def _shared_parameters(self) -> list[torch.nn.Parameter]:
         """Parameters below the shared representations: the trunk and the encoder."""
@@ -368,6 +326,9 @@ class Trainer:
         self.step_count = state["step"]
 
 
-def _all_finite(tensors: list[torch.Tensor]) -> bool:
-    # One fused norm instead of a check per tensor: any inf or NaN makes it non-finite.
-    return bool(torch.isfinite(torch.nn.utils.get_total_norm(tensors, error_if_nonfinite=False)))
+def _loss_total(forward: TaskForward) -> torch.Tensor:
+    """The reported loss plus every objective's column losses: finite only if all of them are."""
+    total = forward.loss.detach()
+    for objective in forward.objectives:
+        total = total + objective.column_losses.detach().sum()
+    return total

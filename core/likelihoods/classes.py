@@ -24,6 +24,11 @@ class BinaryLikelihood(ColumnLikelihood):
     def distribution(self, params: torch.Tensor) -> Bernoulli:
         return Bernoulli(logits=params[..., 0], validate_args=False)
 
+    def observed_log_prob(self, x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
+        # torch's Bernoulli.log_prob, without building the distribution
+        logits, x = torch.broadcast_tensors(params[..., 0], x)
+        return -F.binary_cross_entropy_with_logits(logits, x, reduction="none")
+
     def fill_value(self) -> torch.Tensor:
         return torch.zeros(())
 
@@ -38,9 +43,17 @@ class BinaryLikelihood(ColumnLikelihood):
         return cls()
 
 
+def _broadcast(first: Sequence[int], second: Sequence[int]) -> tuple[int, ...]:
+    """The broadcast of two shapes (``torch.broadcast_shapes`` costs several times more
+    per call; a mismatch still fails, in ``expand``)."""
+    n = max(len(first), len(second))
+    a, b = (1,) * (n - len(first)) + tuple(first), (1,) * (n - len(second)) + tuple(second)
+    return tuple(x if y == 1 else y for x, y in zip(a, b, strict=True))
+
+
 def _pick(values: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     """``values[..., index]`` per cell: values ``[..., W]``, index ``[...]``; leading dims broadcast."""
-    shape = torch.broadcast_shapes(values.shape[:-1], index.shape)
+    shape = _broadcast(values.shape[:-1], index.shape)
     picked = values.expand(*shape, values.shape[-1]).gather(-1, index.expand(shape).unsqueeze(-1))
     return picked.squeeze(-1)
 

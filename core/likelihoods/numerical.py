@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Self
 
@@ -9,6 +10,8 @@ import torch
 from torch.distributions import AffineTransform, LogNormal, Normal, Poisson, TransformedDistribution
 
 from core.likelihoods.base import MIN_RATE, MIN_SCALE, ColumnLikelihood, Statistic, as_statistic, unit_softplus
+
+_HALF_LOG_2PI = math.log(math.sqrt(2 * math.pi))
 
 
 class _LocationScale(ColumnLikelihood):
@@ -26,6 +29,13 @@ class _LocationScale(ColumnLikelihood):
         scale = self.spread * (unit_softplus(params[..., 1]) + MIN_SCALE)
         return loc, scale
 
+    def normal_log_prob(self, value: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
+        """log Normal(value; location, scale), computed as torch's ``Normal.log_prob`` does
+        (the same operations, the same numbers) without building the distribution: in the
+        training step, its construction costs more than the formula."""
+        loc, scale = self.location_scale(params)
+        return -((value - loc) ** 2) / (2 * scale**2) - scale.log() - _HALF_LOG_2PI
+
     @classmethod
     def stack(cls, members: Sequence[Self]) -> Self:
         return cls(torch.stack([m.center for m in members]), torch.stack([m.spread for m in members]))
@@ -36,6 +46,9 @@ class RealLikelihood(_LocationScale):
 
     def distribution(self, params: torch.Tensor) -> Normal:
         return Normal(*self.location_scale(params), validate_args=False)
+
+    def observed_log_prob(self, x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
+        return self.normal_log_prob(x, params)
 
     def fill_value(self) -> torch.Tensor:
         return self.center
@@ -64,8 +77,10 @@ class PositiveLikelihood(_LocationScale):
         )
 
     def observed_log_prob(self, x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
-        # The shift's log-Jacobian is 0: skipping the transform saves its kernels.
-        return self.shifted_distribution(params).log_prob(x + 1)
+        # The LogNormal's density at y = x + 1 (the shift's log-Jacobian is 0): the Normal's
+        # at log y, less log y, as torch's LogNormal computes it.
+        log_y = torch.log(x + 1)
+        return -log_y + self.normal_log_prob(log_y, params)
 
     def fill_value(self) -> torch.Tensor:
         return torch.zeros(())
@@ -97,14 +112,16 @@ class CountLikelihood(ColumnLikelihood):
         # An all-zero training column has mean 0, which would pin the rate at 0.
         self.rate_scale = torch.where(training_mean > 0, training_mean, 1.0)
 
+    def rate(self, params: torch.Tensor) -> torch.Tensor:
+        return self.rate_scale * unit_softplus(params[..., 0]) + MIN_RATE
+
     def distribution(self, params: torch.Tensor) -> Poisson:
-        rate = self.rate_scale * unit_softplus(params[..., 0]) + MIN_RATE
-        return Poisson(rate, validate_args=False)
+        return Poisson(self.rate(params), validate_args=False)
 
     def observed_log_prob(self, x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
         # x*log(rate) and lgamma(x+1) are both ~1e6 for counts ~1e5 and cancel to a
         # value of a few nats: in float32 that would lose the whole result.
-        rate = self.distribution(params.double()).rate
+        rate = self.rate(params.double())
         x = x.double()
         return (x.xlogy(rate) - rate - torch.lgamma(x + 1)).to(params.dtype)
 

@@ -93,7 +93,8 @@ class HIVAE(TabularVAE):
         kl_z = gaussian_kl(mu, logvar, self.prior_means(s))
         kl = (kl_s + kl_z).mean()
         latent_loss = self.beta * kl
-        w_z = (self.head_y.weight * self.head_mask) @ self.to_y.weight
+        with torch.no_grad():  # the engine reads it as a constant of this step: no graph to build
+            w_z = (self.head_y.weight * self.head_mask) @ self.to_y.weight
         return TaskForward(
             outputs=outputs,
             shared=[SharedRepresentation("z", z, z_cut, w_z), SharedRepresentation("s", s, s_cut, self.head_s.weight)],
