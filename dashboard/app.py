@@ -7,15 +7,13 @@ start at once. Each view is a module of dashboard/views with a ``render()``.
 from __future__ import annotations
 
 import streamlit as st
-import torch
 
+from core.threads import use_training_threads
 from dashboard.links import linked_view
 from dashboard.state.train import get_state
 from dashboard.views import compare, data, learn, train
 
-# The models are small: one intra-op thread per step is as fast as several, and it
-# leaves the other cores to the browser and to other sessions instead of spinning.
-torch.set_num_threads(1)
+use_training_threads()
 
 VIEWS = {"Train": train.render, "Data": data.render, "Compare": compare.render, "Learn": learn.render}
 

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+import core.stacked.network as network
 from core.errors import DataError
 from core.likelihoods import TableLikelihood
 from core.models.layers import gaussian_kl, gaussian_log_density
-from core.stacked import network
 from core.stacked.network import StackedTensors
 
 
