@@ -34,15 +34,14 @@ def diagnose(
     rows = as_rows(grads)
     direction = direction.detach()
     tiny = torch.finfo(rows.dtype).tiny
-    if gramian is None and (with_cosines or not isinstance(grads, torch.Tensor)):
-        gramian = rows.gramian()
-    if gramian is not None:
-        gramian = gramian.to(rows.dtype)
-        norms = gramian.diagonal().clamp_min(0).sqrt()
+    if gramian is None and isinstance(grads, torch.Tensor) and not with_cosines:
+        norms = grads.detach().norm(dim=1)  # K norms, cheaper than the K x K Gramian
     else:
-        norms = grads.detach().norm(dim=1)
+        gramian = (rows.gramian() if gramian is None else gramian).to(rows.dtype)
+        norms = gramian.diagonal().clamp_min(0).sqrt()
     cosines, conflicts = None, None
     if with_cosines:
+        assert gramian is not None  # formed above whenever cosines are asked for
         unit = norms.clamp_min(tiny)
         cos = (gramian / unit[:, None] / unit[None, :]).clamp(-1, 1)
         k = cos.shape[0]

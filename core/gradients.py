@@ -44,7 +44,7 @@ class ColumnLayout:
         self.index = index
         self.owner = owner
 
-    def to(self, device) -> ColumnLayout:
+    def to(self, device: torch.device | str) -> ColumnLayout:
         self.index = self.index.to(device)
         self.owner = self.owner.to(device)
         return self

@@ -8,27 +8,31 @@ means "not started yet", so loading ``{}`` resets a method to how it was built.
 
 from __future__ import annotations
 
-from typing import ClassVar
+import warnings
+from typing import Any
 
 from torch import Tensor
 
 from core.errors import DataError
 from core.mtl.combination import Combination
-from core.mtl.system import GradientSystem
+from core.mtl.system import GradientRows, GradientSystem
 
 WEIGHTING = "weighting"
 PROJECTION = "projection"
 
 
 class Method:
-    name: ClassVar[str]
-    description: ClassVar[str]  # one line, for `python -m core methods`
+    # Set by each class (a cocktail sets them per instance, from its parts).
+    name: str
+    description: str  # one line, for `python -m core methods`
     # Where the method may stand in a cocktail "weighting+projection".
-    kind: ClassVar[str] = WEIGHTING
+    kind: str = WEIGHTING
     # Whether ``weights @ grads == direction`` holds (else the weights are a least-squares fit).
-    exact_weights: ClassVar[bool] = True
+    exact_weights: bool = True
+    # Whether this instance has warned that its solver stopped at its cap (it warns once).
+    _warned_of_cap = False
 
-    def combine(self, grads: Tensor, losses: Tensor, gramian: Tensor | None = None) -> Combination:
+    def combine(self, grads: Tensor | GradientRows, losses: Tensor, gramian: Tensor | None = None) -> Combination:
         """grads: K x d, one row per column; losses: (K,), possibly negative (a Gaussian NLL);
         gramian: grads @ grads.T in float64 when the caller has it more cheaply."""
         system = GradientSystem(grads, gramian)
@@ -36,15 +40,24 @@ class Method:
             raise DataError(
                 f"losses must have shape ({system.n_tasks},) to match the gradients, got {tuple(losses.shape)}"
             )
-        return self.combine_system(system, losses.detach())
+        combination = self.combine_system(system, losses.detach())
+        if not combination.converged and not self._warned_of_cap:
+            self._warned_of_cap = True
+            warnings.warn(
+                f"method {self.name!r}: its solver stopped at its iteration cap; this step uses its last "
+                "iterate (Combination.converged is False), and later capped steps are not reported again",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+        return combination
 
     def combine_system(self, system: GradientSystem, losses: Tensor) -> Combination:
         raise NotImplementedError
 
-    def state_dict(self) -> dict:
+    def state_dict(self) -> dict[str, Any]:
         return {}
 
-    def load_state_dict(self, state: dict) -> None:
+    def load_state_dict(self, state: dict[str, Any]) -> None:
         if state:
             raise DataError(f"method {self.name!r} keeps no state, got state with keys {sorted(state)}")
 

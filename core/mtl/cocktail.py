@@ -27,9 +27,10 @@ class Cocktail(Method):
     def combine_system(self, system: GradientSystem, losses: Tensor) -> Combination:
         first = self.weighting.combine_system(system, losses)
         second = self.projection.combine_system(system.scaled(first.weights), losses)
+        converged = first.converged and second.converged
         if self.exact_weights:
-            return Combination(direction=second.direction, weights=first.weights * second.weights)
-        return Combination(direction=second.direction, weights=system.least_squares_weights(second.direction))
+            return Combination(second.direction, first.weights * second.weights, converged)
+        return Combination(second.direction, system.least_squares_weights(second.direction), converged)
 
     def state_dict(self) -> dict:
         parts = {"weighting": self.weighting.state_dict(), "projection": self.projection.state_dict()}

@@ -45,7 +45,7 @@ def combine_gradients(
     if size == 0:
         return combination
     factor = target / size
-    return Combination(direction=combination.direction * factor, weights=combination.weights * factor)
+    return Combination(combination.direction * factor, combination.weights * factor, combination.converged)
 
 
 def _check_finite(finite: Tensor, what: str) -> None:

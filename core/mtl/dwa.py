@@ -7,7 +7,8 @@ and a loss near 0 makes it blow up. We use the same rate written as a relative c
 r_k = 1 + (L_k(t-1) - L_k(t-2)) / max(|L_k(t-2)|, 1e-8), equal to the ratio for positive
 losses and still "below 1 when the loss fell" for negative ones; the softmax is computed
 stably, so large rates saturate instead of overflowing. The paper updates per epoch with
-epoch-mean losses; this method sees only its calls, so it updates per call.
+epoch-mean losses; this method sees only its calls, so it updates per call. The weights
+depend on the losses only: dependent or vanishing gradients change nothing.
 """
 
 from __future__ import annotations

@@ -6,7 +6,11 @@ without its leakage argument and crashed; here it is an option (default 0, as th
 
 The result is not a linear combination of the rows (the masks act per coordinate), so
 the weights are a least-squares fit: w = M^+ G d, the coefficients of d's projection on
-the span of the rows.
+the span of the rows, with M^+ cut at ``linalg``'s dependence cut-off (nearly dependent
+rows share a coefficient instead of taking huge opposite ones; the direction itself is
+untouched by it). The masks act on the rows' signs, so a near copy or a nearly zero row
+changes the direction continuously; the choice of sign jumps where a coordinate's purity
+crosses its draw, as the method intends.
 """
 
 from __future__ import annotations

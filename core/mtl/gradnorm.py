@@ -10,9 +10,14 @@ constant. ||g_k(0)|| is the first nonzero norm seen for column k; columns with a
 gradient at this step sit out of the mean and the objective. alpha: the paper tries
 {0, 1}; we default to 1 (alpha = 0 only equalises the weighted norms). A step uses the
 weights from before its update, as in the original algorithm.
+
+The weights depend on the norms only, not on the angles: nearly dependent columns change
+nothing; a nearly zero row sits out once it is exactly zero.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -45,36 +50,32 @@ class GradNorm(Method):
         self.logits: AdamVector | None = None
         self.initial_norms: Tensor | None = None
 
-    def weights(self) -> Tensor:
-        """The weights the next step will use (float64, summing to K)."""
-        logits = self.logits.values.detach()
-        return len(logits) * torch.softmax(logits, dim=0)
-
     def combine_system(self, system: GradientSystem, losses: Tensor) -> Combination:
         k = system.n_tasks
         check_task_count(self, None if self.initial_norms is None else len(self.initial_norms), k)
-        if self.logits is None:
-            self.logits = AdamVector(torch.zeros(k, dtype=torch.float64), self.lr)
-            self.initial_norms = torch.zeros(k, dtype=torch.float64)
+        logits = self.logits if self.logits is not None else AdamVector(torch.zeros(k, dtype=torch.float64), self.lr)
+        initial = self.initial_norms if self.initial_norms is not None else torch.zeros(k, dtype=torch.float64)
         norms = system.norms.cpu()
         active = system.active.cpu()
-        self.initial_norms = torch.where(self.initial_norms > 0, self.initial_norms, torch.where(active, norms, 0.0))
-        weights = self.weights()
+        initial = torch.where(initial > 0, initial, torch.where(active, norms, torch.zeros_like(norms)))
+        self.logits, self.initial_norms = logits, initial
+        # The weights from before this step's update, as in the original algorithm.
+        weights = k * torch.softmax(logits.values.detach(), dim=0)
         combination = system.combination(weights)
         if active.any():
-            rates = torch.where(active, norms / self.initial_norms, 0.0)
+            rates = torch.where(active, norms / initial, torch.zeros_like(norms))
             relative = rates / rates[active].mean()
             weighted = weights * norms
             targets = weighted[active].mean() * relative**self.alpha
-            self.logits.step(gradnorm_gradient(self.logits.values.detach(), norms, targets, active))
+            logits.step(gradnorm_gradient(logits.values.detach(), norms, targets, active))
         return combination
 
-    def state_dict(self) -> dict:
-        if self.logits is None:
+    def state_dict(self) -> dict[str, Any]:
+        if self.logits is None or self.initial_norms is None:
             return {}
         return {"logits": self.logits.state_dict(), "initial_norms": self.initial_norms.clone()}
 
-    def load_state_dict(self, state: dict) -> None:
+    def load_state_dict(self, state: dict[str, Any]) -> None:
         if not state:
             self.logits, self.initial_norms = None, None
             return

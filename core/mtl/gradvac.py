@@ -10,6 +10,11 @@ below its target phi_hat,
 which brings the cosine to exactly phi_hat. As in PCGrad the walk runs on the Gramian
 with a coefficient matrix, all rows at once; the weights are exact. State: the K x K
 targets, starting at 0 (so the first call is PCGrad).
+
+Nearly dependent and nearly zero rows. No solve; cosines are continuous in the rows, so
+near copies and nearly opposite rows change the result continuously. Like PCGrad's
+projections, a cosine is scale-free: a nearly zero row still pulls others towards its
+target cosine until it is exactly zero (then it is skipped).
 """
 
 from __future__ import annotations

@@ -5,16 +5,31 @@ With D = diag(norms) and C = D^-1 M D^-1 the cosine matrix of the rows, d = G^T 
 projections D^-1 M w = C D w on the unit gradients, so w = D^-1 C^+ 1 makes them all 1.
 For independent columns this is the paper's closed form and TorchJD's pinv(M) @ norms,
 up to normalisation. Working on C rather than on M keeps the solve independent of the
-gradients' scales (a tiny-norm column does not make it ill-conditioned). For dependent
-columns (duplicated, or more columns than dimensions) equal projections may be
-impossible; the pseudo-inverse of C then makes the projections the least-squares
-approximation of equal ones (the projection of 1 on the range of C), splitting the weight
-evenly between duplicated columns. TorchJD's pinv(M) @ norms is a least-squares solution
-in another metric there, which depends on the scales.
+gradients' scales (a tiny-norm column does not make it ill-conditioned, and counts as
+fully as any other).
+
+Dependent and nearly dependent columns. Equal projections on two unit gradients u, u'
+that differ by a little require the direction to be orthogonal to u - u': a constraint
+set by the difference alone, met with huge opposite weights on the two columns, which
+(normalised to sum 1) shrink the direction to the difference's size. We treat a
+difference below ``linalg``'s cut-off as none: C^+ is the pseudo-inverse with C's
+dependences cut smoothly (``filtered_pinv``), so nearly duplicated columns share the
+weight a single column would get, exactly as duplicated ones do, and the direction is
+continuous as a row approaches a copy of another. Where equal projections are impossible
+(dependent columns, more columns than dimensions) the projections are then the
+least-squares approximation of equal ones (the projection of 1 on the kept range of C).
+When that projection is (nearly) 0 -- the unit gradients (nearly) sum to 0, say two
+opposite columns -- no direction improves every column: the weights are 0, reached
+continuously (the result is scaled by ``dependence_filter`` of |projection| / |1|).
+A nearly zero row counts fully until it is exactly zero (IMTL-G is scale-free); its
+weight, about 1 / its norm, then dominates the sum and the normalised direction shrinks
+with that norm (the trainer's rescaling to the plain gradient's length undoes that).
 
 The paper's weights sum to 1. We divide by |sum| instead of by the sum, so the common
 projection is always positive: where the sum is negative, the literal formula returns the
-opposite direction, which raises every column's loss equally (TorchJD does).
+opposite direction, which raises every column's loss equally (TorchJD does). Where the
+weights nearly cancel, |sum| < 1e-4 sum |weights|, we divide by 1e-4 sum |weights|: the
+literal length 1 / |sum| has a pole there (TorchJD returns 0 below |sum| = 1e-12).
 """
 
 from __future__ import annotations
@@ -24,14 +39,25 @@ from torch import Tensor
 
 from core.mtl.base import Method
 from core.mtl.combination import Combination
-from core.mtl.linalg import psd_pinv
+from core.mtl.linalg import cosine_matrix, dependence_filter, filtered_pinv
 from core.mtl.system import GradientSystem
 
-# Below this, |sum of weights| relative to sum |weights| counts as zero: the weights are
-# then normalised by sum |weights| instead (the direction is the same; only the scale differs).
-_ZERO_SUM_RTOL = 1e-12
-# Projections this small (relative to the all-ones target) are rounding noise.
-_UNREACHABLE_RTOL = 1e-8
+# The weights are divided by max(|sum|, this times sum |weights|): where they nearly cancel
+# (their sum passes through 0, e.g. as a dependence fades within the cut-off band) the
+# length stays bounded and continuous instead of growing as 1 / |sum|.
+_SMALL_SUM_RTOL = 1e-4
+
+
+def imtl_g_weights(gramian: Tensor) -> Tensor:
+    """IMTL-G's weights given M = G G^T (float64, K x K, no zero rows)."""
+    cosines, norms = cosine_matrix(gramian)
+    coefficients = filtered_pinv(cosines).sum(dim=1)
+    reached = dependence_filter((cosines @ coefficients).norm() / len(coefficients) ** 0.5)
+    raw = coefficients / norms
+    size = raw.abs().sum()
+    if size == 0:
+        return raw
+    return reached * raw / torch.maximum(raw.sum().abs(), _SMALL_SUM_RTOL * size)
 
 
 class IMTLG(Method):
@@ -42,15 +68,5 @@ class IMTLG(Method):
         weights = torch.zeros(system.n_tasks, dtype=torch.float64, device=system.gramian.device)
         active = system.active
         if active.any():
-            norms = system.norms[active]
-            cosines = system.gramian[active][:, active] / norms[:, None] / norms[None, :]
-            coefficients = psd_pinv(cosines).sum(dim=1)
-            # The projections C a are the ones of 1 on the range of C. They vanish when the
-            # unit gradients sum to 0 (say, two opposite columns): no direction improves every
-            # column, and the weights stay 0.
-            reachable = (cosines @ coefficients).norm() > _UNREACHABLE_RTOL * len(coefficients) ** 0.5
-            if reachable:
-                raw = coefficients / norms
-                total, size = raw.sum().abs(), raw.abs().sum()
-                weights[active] = raw / (total if total > _ZERO_SUM_RTOL * size else size)
+            weights[active] = imtl_g_weights(system.gramian[active][:, active])
         return system.combination(weights)

@@ -12,6 +12,16 @@ columns (the typical minimiser uses most of them), which usually ends in a few s
 The weights are used as they come: the published code passed them through min(w, 1e-3),
 which made them practically uniform. Columns with a zero gradient are left out;
 otherwise the min-norm point would be that zero vector.
+
+Nearly dependent and nearly zero rows. The min-norm point of a hull is continuous in its
+vertices, so no cut-off is needed: a near copy of a column changes the point by the size
+of the difference, two nearly opposite columns bring it continuously to 0 (their
+segment nearly contains 0), and the weights between near copies are whatever split the
+solver reaches (the point, not the split, is unique). A nearly zero row is the point
+itself, whatever the other rows: MGDA-UB then returns that row, down to its rounding
+(a column the model fits perfectly has a gradient many orders below the others'), and
+the trainer's rescaling to the plain gradient's length turns it into a full step along
+it. That is the definition; it is why MGDA-UB fails where one column is already fitted.
 """
 
 from __future__ import annotations
@@ -38,33 +48,47 @@ _NOISE_RTOL = 1e-15
 def affine_minimiser(gramian: np.ndarray) -> np.ndarray:
     """Coefficients (summing to 1) of the min-norm point of the affine hull of the rows.
 
-    Solves the KKT system [M 1; 1^T 0] [a; -mu] = [0; 1] with rows and columns scaled by
-    the norms, so columns of very different sizes do not make it ill-conditioned. When the
-    rows are affinely dependent it is singular, and the least-squares solution is used.
+    Written from the shortest row b, the point is g_b + sum_i t_i (g_i - g_b) over the
+    others, and t solves (D D^T) t = -D g_b (D the differences), whose entries are formed
+    from M's. Their size is the differences', not the rows': a row many orders shorter than
+    the others (a column the model already fits) keeps its small coefficients, where the
+    bordered system [M 1; 1^T 0] lost them to the rows' disparity and the active set
+    cycled. Rows and columns are scaled by the differences' norms; when the rows are
+    affinely dependent the system is singular, and the least-squares solution is used.
     """
-    norms = np.sqrt(np.maximum(gramian.diagonal(), 0.0))
     size = len(gramian)
-    kkt = np.zeros((size + 1, size + 1))
-    kkt[:size, :size] = gramian / norms[:, None] / norms[None, :]
-    kkt[:size, size] = kkt[size, :size] = 1.0 / norms
-    target = np.zeros(size + 1)
-    target[size] = 1.0
+    if size == 1:
+        return np.ones(1)
+    base = int(np.argmin(np.diagonal(gramian)))
+    others = np.delete(np.arange(size), base)
+    along = gramian[others, base]  # g_i . g_b
+    differences = gramian[np.ix_(others, others)] - along[:, None] - along[None, :] + gramian[base, base]
+    scales = np.sqrt(np.maximum(differences.diagonal(), 0.0))
+    scales = np.where(scales > 0, scales, 1.0)
+    system = differences / scales[:, None] / scales[None, :]
+    target = (gramian[base, base] - along) / scales
     with warnings.catch_warnings():
         warnings.simplefilter("error", scipy.linalg.LinAlgWarning)
         try:
-            solution = scipy.linalg.solve(kkt, target, assume_a="sym")
+            steps = scipy.linalg.solve(system, target, assume_a="sym")
         except (np.linalg.LinAlgError, scipy.linalg.LinAlgWarning):
-            solution = scipy.linalg.lstsq(kkt, target)[0]
-    return solution[:size] / norms
+            steps = scipy.linalg.lstsq(system, target)[0]
+    coefficients = np.zeros(size)
+    coefficients[others] = steps / scales
+    coefficients[base] = 1.0 - coefficients[others].sum()
+    return coefficients
 
 
-def min_norm_weights(gramian: np.ndarray) -> np.ndarray:
-    """Simplex weights w minimising ||G^T w||^2 given M = G G^T (float64, K x K, no zero rows)."""
+def min_norm_weights(gramian: np.ndarray, max_passes: int | None = None) -> tuple[np.ndarray, bool]:
+    """Simplex weights w minimising ||G^T w||^2 given M = G G^T (float64, K x K, no zero rows),
+    and whether the optimality test was met within ``max_passes`` (default 10 K + 100)."""
     k = len(gramian)
     norms = np.sqrt(gramian.diagonal())
     support = np.arange(k)
     weights = np.full(k, 1.0 / k)  # on the support
-    for _ in range(10 * k + 100):  # each pass drops or adds a column; this bound is generous
+    converged = False
+    # Each pass drops or adds a column; the default bound is generous.
+    for _ in range(10 * k + 100 if max_passes is None else max_passes):
         target = affine_minimiser(gramian[np.ix_(support, support)])
         if (target > 0).all():
             weights = target
@@ -73,7 +97,9 @@ def min_norm_weights(gramian: np.ndarray) -> np.ndarray:
             along = gramian @ full
             entering = int(np.argmin(along))
             noise = _NOISE_RTOL * k * float(norms @ full) ** 2
+            # An entering column already in the support: rounding has the last word.
             if full @ along - along[entering] <= max(_GAP_RTOL * float(full @ along), noise) or entering in support:
+                converged = True
                 break
             support = np.append(support, entering)
             weights = np.append(weights, 0.0)
@@ -89,7 +115,7 @@ def min_norm_weights(gramian: np.ndarray) -> np.ndarray:
             support, weights = support[keep], weights[keep]
     full = np.zeros(k)
     full[support] = weights
-    return full / full.sum()
+    return full / full.sum(), converged
 
 
 class MGDAUB(Method):
@@ -99,7 +125,11 @@ class MGDAUB(Method):
     def combine_system(self, system: GradientSystem, losses: Tensor) -> Combination:
         weights = torch.zeros(system.n_tasks, dtype=torch.float64)
         active = system.active.cpu()
+        converged = True
         if active.any():
             gramian = system.gramian.cpu()[active][:, active].numpy()
-            weights[active] = torch.from_numpy(min_norm_weights(gramian))
-        return system.combination(weights)
+            solved, converged = min_norm_weights(gramian)
+            weights[active] = torch.from_numpy(solved)
+        combination = system.combination(weights)
+        combination.converged = converged
+        return combination

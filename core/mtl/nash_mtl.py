@@ -16,7 +16,15 @@ then grow with every iteration along that combination, which adds nothing to the
 direction, and ``iterations`` bounds the growth. The previous solution is the next call's
 starting point (the paper's warm start); ``iterations`` caps the Newton steps per call.
 Columns with a zero gradient are left out (their equation cannot hold). Unlike the
-published code, the norm of the result is not clipped: the caller rescales it.
+published code, the norm of the result is not clipped: the caller rescales it. When the
+Newton steps of a call run out before the decrement is below its tolerance (typically
+because 0 is nearly in the hull), ``Combination.converged`` is False.
+
+Nearly dependent and nearly zero rows. On the cosine matrix the equations are scale-free:
+a nearly zero row is a column like any other until it is exactly zero, and a near copy
+changes the solution continuously (the two share what one column would get). Nearly
+opposite columns bring 0 close to the hull: the solution's weights grow as 1 / their
+difference and, at exact opposition, there is no solution at all -- the definition jumps.
 """
 
 from __future__ import annotations
@@ -35,8 +43,9 @@ _DECREMENT_TOL = 1e-20
 _FULL_STEP_DECREMENT = 0.25
 
 
-def bargaining_weights(cosines: Tensor, start: Tensor, iterations: int) -> Tensor:
-    """b > 0 with b * (C b) = 1 for a cosine matrix C (float64), from ``start``."""
+def bargaining_weights(cosines: Tensor, start: Tensor, iterations: int) -> tuple[Tensor, bool]:
+    """b > 0 with b * (C b) = 1 for a cosine matrix C (float64), from ``start``, and whether
+    the Newton decrement fell below its tolerance within ``iterations`` steps."""
     weights = start.clone()
     for _ in range(iterations):
         gradient = cosines @ weights - 1 / weights
@@ -44,9 +53,9 @@ def bargaining_weights(cosines: Tensor, start: Tensor, iterations: int) -> Tenso
         step = -torch.linalg.solve(hessian, gradient)
         decrement = max(float(-(gradient @ step)), 0.0) ** 0.5
         if decrement**2 / 2 < _DECREMENT_TOL:
-            break
+            return weights, True
         weights = weights + (step if decrement < _FULL_STEP_DECREMENT else step / (1 + decrement))
-    return weights
+    return weights, False
 
 
 class NashMTL(Method):
@@ -62,6 +71,7 @@ class NashMTL(Method):
         check_task_count(self, None if self.previous is None else len(self.previous), k)
         weights = torch.zeros(k, dtype=torch.float64)
         active = system.active.cpu()
+        converged = True
         if active.any():
             norms = system.norms.cpu()[active]
             cosines = system.gramian.cpu()[active][:, active] / norms[:, None] / norms[None, :]
@@ -69,11 +79,13 @@ class NashMTL(Method):
             start = torch.ones(len(norms), dtype=torch.float64)
             if self.previous is not None:
                 start = torch.where(self.previous[active] > 0, self.previous[active], start)
-            solution = bargaining_weights(cosines, start, self.iterations)
+            solution, converged = bargaining_weights(cosines, start, self.iterations)
             self.previous = torch.zeros(k, dtype=torch.float64)
             self.previous[active] = solution
             weights[active] = solution / norms
-        return system.combination(weights)
+        combination = system.combination(weights)
+        combination.converged = converged
+        return combination
 
     def state_dict(self) -> dict:
         return {} if self.previous is None else {"previous": self.previous.clone()}

@@ -1,5 +1,9 @@
 """NSGD: normalised gradients. Every column gradient is brought to the same norm (the mean
-of the nonzero norms), so no column outweighs another by the size of its gradient."""
+of the nonzero norms), so no column outweighs another by the size of its gradient.
+
+Near copies count twice, continuously. A nearly zero row is brought to the mean norm too,
+however small (its direction may be rounding noise), until it is exactly zero: a jump at 0.
+"""
 
 from __future__ import annotations
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from core.errors import DataError
 
 
 def option_float(
-    method: str, option: str, value, low: float | None = None, high: float | None = None, low_open: bool = False
+    method: str, option: str, value: Any, low: float | None = None, high: float | None = None, low_open: bool = False
 ) -> float:
     """``value`` as a float within [low, high] (or (low, high] with ``low_open``)."""
     try:
@@ -25,7 +26,7 @@ def option_float(
     return number
 
 
-def option_int(method: str, option: str, value, low: int) -> int:
+def option_int(method: str, option: str, value: Any, low: int) -> int:
     """``value`` as an integer >= low."""
     number = option_float(method, option, value, low)
     if number != int(number):

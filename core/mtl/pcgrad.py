@@ -7,6 +7,11 @@ walk runs on the Gramian with a K x K coefficient matrix (as TorchJD does). All 
 at once: at position p, row i looks at its own p-th column j_i, and the K updates touch
 distinct entries (i, j_i). That is K-1 vectorised steps of O(K^2), not a K^2 Python loop.
 The weights are the exact coefficients: C summed over rows.
+
+Nearly dependent and nearly zero rows. No solve: a near copy changes nothing (no
+conflict), and a nearly opposite row is projected out continuously. A projection onto the
+normal plane of g_j is scale-free in g_j, so a nearly zero conflicting row still removes
+its direction until it is exactly zero (then it constrains nothing): a jump at 0.
 """
 
 from __future__ import annotations

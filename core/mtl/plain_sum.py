@@ -1,4 +1,5 @@
-"""The baseline: the plain sum of the column gradients, every weight 1."""
+"""The baseline: the plain sum of the column gradients, every weight 1 (whatever the rows'
+angles or sizes: continuous everywhere)."""
 
 from __future__ import annotations
 

@@ -8,6 +8,7 @@ two runs with equally seeded generators are bit-identical.
 from __future__ import annotations
 
 import inspect
+from typing import Any
 
 import torch
 
@@ -59,7 +60,7 @@ def method_options(cls: type[Method]) -> list[str]:
     return [p.name for p in parameters if p.kind in named and p.name not in ("self", "generator")]
 
 
-def make_method(spec: str, *, generator: torch.Generator | None = None, **options) -> Method:
+def make_method(spec: str, *, generator: torch.Generator | None = None, **options: Any) -> Method:
     """A fresh method for ``spec``. Without a generator, a new one with torch's fixed default seed."""
     names = [part.strip().lower() for part in str(spec).split("+")]
     classes = [_method_class(name) for name in names]

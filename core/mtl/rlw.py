@@ -1,5 +1,6 @@
 """Random loss weighting (Lin et al., "Reasonable Effectiveness of Random Weighting", TMLR
-2022): fresh weights softmax(z), z ~ N(0, I), at every call, from the method's generator."""
+2022): fresh weights softmax(z), z ~ N(0, I), at every call, from the method's generator.
+They ignore the gradients: dependent or vanishing rows change nothing."""
 
 from __future__ import annotations
 

@@ -22,25 +22,27 @@ def pairwise_frank_wolfe(
     step: Callable[[np.ndarray, np.ndarray, int, int, float], float],
     tolerance: Callable[[np.ndarray, np.ndarray], float],
     max_iterations: int,
-) -> np.ndarray:
-    """Weights on the simplex minimising f, starting from ``start``.
+) -> tuple[np.ndarray, bool]:
+    """Weights on the simplex minimising f, starting from ``start``, and whether the
+    stopping test was met (False: ``max_iterations`` ran out first).
 
     gradient(w): the gradient of f at w. step(w, grad, s, a, limit): the gamma in
     [0, limit] minimising f(w + gamma (e_s - e_a)). Stops when the Frank-Wolfe duality gap
-    grad . (w - e_s), an upper bound on f(w) - min f, is at most tolerance(w, grad).
+    grad . (w - e_s), an upper bound on f(w) - min f, is at most tolerance(w, grad), or
+    when the best pair offers no descent (rounding has the last word: that is converged).
     """
     weights = start.astype(np.float64)
     for _ in range(max_iterations):
         grad = gradient(weights)
         toward = int(np.argmin(grad))
         if grad @ weights - grad[toward] <= tolerance(weights, grad):
-            break
+            return weights, True
         support = np.flatnonzero(weights > 0)
         away = int(support[np.argmax(grad[support])])
         limit = float(weights[away])
         gamma = step(weights, grad, toward, away, limit)
         if gamma <= 0:
-            break  # no descent left along the best pair: rounding has the last word
+            return weights, True
         weights[toward] += gamma
         weights[away] = 0.0 if gamma >= limit else weights[away] - gamma
-    return weights
+    return weights, False

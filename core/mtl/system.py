@@ -25,7 +25,7 @@ from torch import Tensor
 
 from core.errors import DataError
 from core.mtl.combination import Combination
-from core.mtl.linalg import psd_pinv
+from core.mtl.linalg import cosine_matrix, filtered_pinv
 
 
 class GradientRows(Protocol):
@@ -154,9 +154,17 @@ class GradientSystem:
         return GradientSystem(ScaledRows(self.source, factors64.to(self.dtype)), gramian)
 
     def least_squares_weights(self, direction: Tensor) -> Tensor:
-        """w = M^+ G d: the coefficients of d's projection on the span of the rows."""
-        fit = psd_pinv(self.gramian) @ self.source.dot(direction).double()
-        return fit.to(self.dtype)
+        """w = M^+ G d: the coefficients of d's projection on the span of the rows, with
+        M^+ = D^-1 C^+ D^-1 (D the norms, C^+ ``linalg.filtered_pinv``): nearly dependent rows
+        share a coefficient as exactly dependent ones do, instead of taking huge opposite
+        ones; zero rows get 0."""
+        weights = torch.zeros(self.n_tasks, dtype=torch.float64, device=self.device)
+        active = self.active
+        if active.any():
+            cosines, norms = cosine_matrix(self.gramian[active][:, active])
+            along = self.source.dot(direction).double()[active] / norms
+            weights[active] = filtered_pinv(cosines) @ along / norms
+        return weights.to(self.dtype)
 
     def combination(self, weights: Tensor) -> Combination:
         """The Combination whose direction is exactly ``weights @ grads``."""

@@ -6,7 +6,8 @@ That objective needs L_k > 0: with a negative loss (a Gaussian NLL of a well-fit
 column) it has no minimum, s_k runs to -inf and the weight explodes. We use softplus(L_k)
 in its place, a smooth positive stand-in equal to L_k for large losses, so every column
 has a finite target weight 1 / softplus(L_k). s is learnt by its own Adam (lr 1e-3, as
-for GradNorm) from 0; a step uses the weights from before its update.
+for GradNorm) from 0; a step uses the weights from before its update. The weights depend
+on the losses only: dependent or vanishing gradients change nothing.
 """
 
 from __future__ import annotations

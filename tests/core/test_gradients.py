@@ -1,74 +1,22 @@
 """The per-column gradient engine against K separate autograd calls, and the combined
 backward pass against a plain ``loss.backward()``."""
 
-import math
-
 import pytest
 import torch
 
 from core.gradients import ColumnLayout, ColumnRows, backward_combined, column_gradients, parameter_space_gradients
-from core.likelihoods import (
-    BinaryLikelihood,
-    CategoricalLikelihood,
-    CountLikelihood,
-    OrdinalLikelihood,
-    PositiveLikelihood,
-    RealLikelihood,
-    TableLikelihood,
-)
-from core.models import HIVAE, IWAE, VAE, Batch, DReG
-from core.models.layers import gaussian_log_density
+from core.models import HIVAE, IWAE, VAE, DReG
 from core.mtl import METHODS, combine_gradients, make_method
+from tests.core.engine_cases import MODELS, double_precision, hivae_loss, iwae_loss, make_batch, make_model, vae_loss
 
 
 @pytest.fixture(autouse=True)
 def float64():
-    """Exact comparisons in double precision, without leaking into other test modules."""
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(previous)
+    with double_precision():
+        yield
 
 
-def _table_likelihood():
-    return TableLikelihood(
-        [
-            RealLikelihood(10.0, 3.0),
-            PositiveLikelihood(1.0, 0.5),
-            CountLikelihood(4.0),
-            BinaryLikelihood(),
-            CategoricalLikelihood(4),
-            OrdinalLikelihood(5),
-            RealLikelihood(-2.0, 0.1),
-        ]
-    )
-
-
-def _batch(n=16, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    targets = torch.stack(
-        [
-            10 + 3 * torch.randn(n, generator=g),
-            torch.exp(1 + 0.5 * torch.randn(n, generator=g)),
-            torch.poisson(torch.full((n,), 4.0), generator=g),
-            torch.randint(2, (n,), generator=g).double(),
-            torch.randint(4, (n,), generator=g).double(),
-            torch.randint(5, (n,), generator=g).double(),
-            -2 + 0.1 * torch.randn(n, generator=g),
-        ],
-        1,
-    )
-    mask = torch.rand(n, 7, generator=g) > 0.15
-    inputs = torch.randn(n, 9, generator=g) * mask[:, :1]
-    return Batch(inputs, mask, targets * mask)
-
-
-def _model(cls, seed=0, **kw):
-    torch.manual_seed(seed)
-    return cls(_table_likelihood(), 9, 7, latent=3, hidden=8, layers=2, dropout=0.0, **kw)
-
-
-MODELS = [(VAE, {}), (IWAE, {"importance_samples": 4}), (DReG, {"importance_samples": 4}), (HIVAE, {})]
+_batch, _model = make_batch, make_model
 
 
 @pytest.mark.parametrize("cls,kw", MODELS, ids=lambda v: getattr(v, "__name__", ""))
@@ -126,12 +74,7 @@ def test_plain_sum_through_the_engine_equals_plain_elbo_backward():
     engine, forward = _engine_grads(model, batch, seed=3)
     # Plain ELBO backward with the same noise, written out independently.
     model.zero_grad()
-    gen = torch.Generator().manual_seed(3)
-    mu, logvar = model.posterior(batch, gen)
-    z = mu + torch.randn(mu.shape, generator=gen) * torch.exp(0.5 * logvar)
-    log_lik = model.likelihood.log_prob(model.head(model.trunk(z)), batch.targets, batch.mask)
-    kl = 0.5 * (logvar.exp() + mu**2 - 1 - logvar).sum(-1)
-    loss = -log_lik.sum(-1).mean() + kl.mean()
+    loss = vae_loss(model, batch, 3)
     loss.backward()
     torch.testing.assert_close(loss.detach(), forward.loss)
     for name, p in model.named_parameters():
@@ -142,16 +85,7 @@ def test_plain_sum_through_the_engine_equals_plain_iwae_backward():
     model, batch = _model(IWAE, importance_samples=5), _batch()
     engine, forward = _engine_grads(model, batch, seed=4)
     model.zero_grad()
-    gen = torch.Generator().manual_seed(4)
-    mu, logvar = model.posterior(batch, gen)
-    z = mu + torch.randn((5, *mu.shape), generator=gen) * torch.exp(0.5 * logvar)
-    log_lik = model.likelihood.log_prob(model.head(model.trunk(z)), batch.targets, batch.mask)
-    log_w = (
-        log_lik.sum(-1)
-        + gaussian_log_density(z, torch.zeros_like(mu), torch.zeros_like(mu))
-        - gaussian_log_density(z, mu, logvar)
-    )
-    loss = -(torch.logsumexp(log_w, 0) - math.log(5)).mean()
+    loss = iwae_loss(model, batch, 4)
     loss.backward()
     torch.testing.assert_close(loss.detach(), forward.loss)
     for name, p in model.named_parameters():
@@ -162,24 +96,12 @@ def test_plain_sum_through_the_engine_equals_plain_hivae_backward():
     model, batch = _model(HIVAE), _batch()
     engine, forward = _engine_grads(model, batch, seed=5)
     model.zero_grad()
-    plain = _uncut_hivae_loss(model, batch, 5)
+    plain = hivae_loss(model, batch, 5)
     plain.backward()
     torch.testing.assert_close(plain.detach(), forward.loss)
     for name, p in model.named_parameters():
         if name in engine:
             torch.testing.assert_close(engine[name], p.grad, atol=1e-8, rtol=1e-6, msg=name)
-
-
-def _uncut_hivae_loss(model, batch, seed):
-    """The same HI-VAE loss with z and s left attached to the graph."""
-    gen = torch.Generator().manual_seed(seed)
-    logits, s, mu, logvar = model._posterior(batch, gen, hard=False)
-    z = mu + torch.randn(mu.shape, generator=gen) * torch.exp(0.5 * logvar)
-    log_lik = model.likelihood.log_prob(model._outputs(z, s), batch.targets, batch.mask)
-    q_s = torch.softmax(logits, -1)
-    kl_s = (q_s * (torch.log_softmax(logits, -1) + math.log(model.mixture))).sum(-1)
-    kl_z = 0.5 * (logvar.exp() + (mu - model.prior_means(s)) ** 2 - 1 - logvar).sum(-1)
-    return -log_lik.sum(-1).mean() + (kl_s + kl_z).mean()
 
 
 def test_dreg_trains_each_part_with_its_own_objective():

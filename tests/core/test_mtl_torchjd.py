@@ -19,6 +19,7 @@ import torchjd.aggregation as tjd
 from core.mtl import make_method
 from core.mtl.orders import random_orders
 from tests.core.mtl_jacobians import FAMILIES, SINGULAR, WELL_CONDITIONED, jacobians
+from tests.core.mtl_references import imtl_g_direction, in_the_ramp
 
 PER_FAMILY = 13  # x 8 families = 104 Jacobians per method
 
@@ -48,7 +49,13 @@ def test_none_is_torchjd_sum(family):
 def test_imtl_g_is_torchjd_imtlg_up_to_the_sign_convention(family):
     # TorchJD normalises the weights pinv(M) @ norms by their sum, we by its absolute value:
     # where the sum is negative, TorchJD's direction is ours reversed (every projection < 0).
+    # Where the unit rows have a relative singular value below 1e-2 (one "conflicting" draw
+    # here), our cut-off keeps part of that direction only and TorchJD's pinv all of it:
+    # there the reference is the independent least-squares solve with our cut-off.
     for _, grads in jacobians((family,), 18, seed=2):
+        if in_the_ramp(grads):
+            _assert_close(_direction("imtl-g", grads), imtl_g_direction(grads), grads, 1e-9)
+            continue
         gramian = grads @ grads.T
         weight_sum = (torch.linalg.pinv(gramian) @ gramian.diagonal().sqrt()).sum()
         theirs = torch.sign(weight_sum) * tjd.IMTLG()(grads)
