@@ -42,6 +42,9 @@ class FirstCombination:
     rows: GradientRows
     direction: Tensor
     weights: Tensor
+    # False when any of the step's combinations (every objective and representation) came from a
+    # solver stopped at its iteration cap
+    converged: bool = True
 
 
 def _record_rows(rows: ColumnRows) -> ColumnRows:
@@ -76,16 +79,19 @@ def combined_backward(
     grads = column_gradients(forward, layout)
     directions = []
     first: FirstCombination | None = None
+    converged = True
     for j, g in enumerate(grads):
         row = []
         for r, column_rows in enumerate(g.per_representation):
             comb = combine_gradients(methods[j][r], column_rows, g.objective.column_losses.detach(), rescale=rescale)
             row.append(comb.direction)
+            converged = converged and comb.converged
             if first is None:
                 first = FirstCombination(_record_rows(column_rows), comb.direction, comb.weights)
         directions.append(row)
     backward_combined(forward, grads, directions, params)
     assert first is not None  # every model has an objective and a shared representation
+    first.converged = converged
     return first
 
 
@@ -98,13 +104,16 @@ def parameter_space_backward(
     rescale: bool,
 ) -> FirstCombination:
     first: FirstCombination | None = None
+    converged = True
     grads: list[ObjectiveGradients] = column_gradients(forward, layout)
     for j, g in enumerate(grads):
         # One Gramian for the method and the diagnostics.
         matrix = DenseRows(parameter_space_gradients(forward, g, shared))
         comb = combine_gradients(methods[j][0], matrix, g.objective.column_losses.detach(), rescale=rescale)
         backward_parameter_space(forward, g, comb.direction, shared, params)
+        converged = converged and comb.converged
         if first is None:
             first = FirstCombination(matrix, comb.direction, comb.weights)
     assert first is not None
+    first.converged = converged
     return first

@@ -26,8 +26,9 @@ DiagnosticsSource = GradientDiagnostics | Callable[[], GradientDiagnostics]
 
 class StepRecord:
     """One optimizer step: ``step``, ``epoch``, ``method``, ``loss``, ``kl``, ``column_losses``
-    (K,), ``diagnostics`` (of the first objective at the first shared representation) and
-    ``seconds`` (how long the step took)."""
+    (K,), ``diagnostics`` (of the first objective at the first shared representation),
+    ``seconds`` (how long the step took) and ``converged`` (False when a method's solver stopped
+    at its iteration cap on this step, for any objective or representation)."""
 
     def __init__(
         self,
@@ -39,11 +40,13 @@ class StepRecord:
         column_losses: np.ndarray | torch.Tensor,
         diagnostics: DiagnosticsSource,
         seconds: float,
+        converged: bool = True,
     ):
         self.step = step
         self.epoch = epoch
         self.method = method
         self.seconds = seconds
+        self.converged = converged
         self._loss, self._kl, self._column_losses = loss, kl, column_losses
         self._diagnostics: DiagnosticsSource | None = diagnostics
 

@@ -210,6 +210,7 @@ class Trainer:
             column_losses=forward.objectives[0].column_losses.detach(),
             diagnostics=functools.partial(diagnose, first.rows, first.direction, first.weights, with_cos),
             seconds=time.perf_counter() - started,
+            converged=first.converged,
         )
 
     def _non_finite_error(self, forward: TaskForward) -> TrainingError:

@@ -1,11 +1,14 @@
 """Test-wide settings: one torch thread (2-core machines, parallel helpers), the `browser`
-marker on everything under tests/browser/, and no silent skips -- a skipped test fails the
-run, so a missing dependency is never green."""
+marker on everything under tests/browser/, no silent skips -- a skipped test fails the run,
+so a missing dependency is never green -- and a line of its own in the summary for a check
+that could not run on this machine (the CUDA smoke test without a GPU)."""
 
 from pathlib import Path
 
 import pytest
 import torch
+
+NOT_RUN_MARK = "not run:"
 
 torch.set_num_threads(1)
 
@@ -26,3 +29,17 @@ def pytest_runtest_makereport(item, call):
     if report.skipped and not hasattr(report, "wasxfail"):
         report.outcome = "failed"
         report.longrepr = f"skipped tests fail this suite: {report.longrepr}"
+
+
+_not_run: list[str] = []
+
+
+def pytest_warning_recorded(warning_message, when, nodeid, location):
+    text = str(warning_message.message)
+    if NOT_RUN_MARK in text and text not in _not_run:
+        _not_run.append(text)
+
+
+def pytest_terminal_summary(terminalreporter):
+    for text in _not_run:
+        terminalreporter.write_line(f"NOT RUN HERE: {text}", yellow=True)

@@ -116,3 +116,16 @@ def test_mgda_ub_converges_beside_a_row_orders_of_magnitude_shorter():
     rounding = 1e-14 * (np.abs(gramian) @ weights).max()
     assert along.min() >= weights @ along - rounding
     assert weights[7] > 1 - 1e-12 and weights @ along <= gramian[7, 7]
+
+
+def test_the_step_record_says_when_a_solver_stopped_at_its_cap(monkeypatch):
+    from core.synthetic import make_synthetic
+    from core.trainer import TrainConfig, Trainer
+
+    df, schema = make_synthetic(n_rows=200, seed=0)
+    trainer = Trainer(df, schema, TrainConfig(method="cagrad", batch_size=32, seed=0))
+    assert trainer.step().converged
+    original = cagrad.cagrad_weights
+    monkeypatch.setattr(cagrad, "cagrad_weights", lambda g, c: original(g, c, max_iterations=1))
+    with pytest.warns(RuntimeWarning, match="iteration cap"):
+        assert not trainer.step().converged
