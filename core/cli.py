@@ -17,12 +17,15 @@ from typing import Any, NoReturn
 
 import pandas as pd
 
+from core import model_cli, reproduce_cli
+from core.cli_types import duration, positive_int, print_error, whole_number
 from core.config import TrainConfig
 from core.errors import DataError, TrainingError
 from core.grid import GridOutcome, run_grid
 from core.io import load_table
 from core.models import MODELS, model_options
 from core.mtl import METHODS, make_method
+from core.race import AUTO
 from core.run import progress_bar, train_run
 
 EXIT_OK = 0
@@ -68,9 +71,9 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--method",
         default=TrainConfig.method,
-        help="a method or a cocktail 'weighting+projection' (see the methods command)",
+        help="a method, a cocktail 'weighting+projection' (see the methods command), or auto: a race picks one",
     )
-    parser.add_argument("--epochs", type=_positive_int, default=10)
+    parser.add_argument("--epochs", type=positive_int, default=10)
     parser.add_argument("--seed", type=int, default=TrainConfig.seed)
     parser.add_argument("--out", required=True, metavar="DIR", help="where metrics.json and model.pt go")
     _add_model_arguments(parser)
@@ -94,15 +97,15 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     described = "; ".join(f"{name}: {cls.DESCRIPTION}" for name, cls in MODELS.items())
     parser.add_argument("--model", default=TrainConfig.model, choices=sorted(MODELS), help=described)
     parser.add_argument("--lr", type=float, default=TrainConfig.lr)
-    parser.add_argument("--batch-size", type=_positive_int, default=TrainConfig.batch_size)
-    parser.add_argument("--latent", type=_positive_int, default=None, help="default: half the number of columns")
-    parser.add_argument("--hidden", type=_positive_int, default=TrainConfig.hidden)
-    parser.add_argument("--layers", type=_positive_int, default=TrainConfig.layers)
+    parser.add_argument("--batch-size", type=positive_int, default=TrainConfig.batch_size)
+    parser.add_argument("--latent", type=positive_int, default=None, help="default: half the number of columns")
+    parser.add_argument("--hidden", type=positive_int, default=TrainConfig.hidden)
+    parser.add_argument("--layers", type=positive_int, default=TrainConfig.layers)
     defaults = TrainConfig()
     for option, readers in model_options().values():
         parser.add_argument(
             f"--{option.name.replace('_', '-')}",
-            type=_whole_number(option.minimum),
+            type=whole_number(option.minimum),
             default=getattr(defaults, option.name),
             help=f"{option.help} ({', '.join(readers)})",
         )
@@ -124,7 +127,8 @@ def _config(args: argparse.Namespace, **settings: Any) -> TrainConfig:
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    make_method(args.method)  # an unknown method fails before the data is read
+    if args.method != AUTO:
+        make_method(args.method)  # an unknown method fails before the data is read
     table = load_table(args.data, types=args.types)
     config = _config(
         args,
@@ -139,10 +143,15 @@ def _run_train(args: argparse.Namespace) -> int:
     result.write(args.out)
     if result.stopped_by is not None:
         raise TrainingError(f"{result.stopped_by} (results up to the last good step are in {args.out})")
+    if result.race is not None:
+        margin = "" if result.race.margin is None else f" by {result.race.margin:.4f} over {result.race.runner_up}"
+        print(f"auto: {result.race.winner} won the race on validation error{margin}")
     print(
         f"test mean error {result.test.mean_error:.4f}; overlooked: "
         f"{', '.join(result.test.overlooked) or 'none'}; written to {args.out}"
     )
+    for line in result.verdicts.summary_lines() if result.verdicts is not None else ():
+        print(line)
     return EXIT_OK
 
 
@@ -155,16 +164,16 @@ def _add_compare_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="LIST",
         help="comma-separated methods or cocktails, e.g. none,imtl-g,pcgrad,imtl-g+pcgrad",
     )
-    parser.add_argument("--seeds", type=_positive_int, default=5, help="seeds 0..N-1 for every method (default 5)")
-    parser.add_argument("--epochs", type=_positive_int, default=10)
+    parser.add_argument("--seeds", type=positive_int, default=5, help="seeds 0..N-1 for every method (default 5)")
+    parser.add_argument("--epochs", type=positive_int, default=10)
     parser.add_argument(
         "--out", required=True, metavar="DIR", help="where runs.csv, summary.csv, figure.png/.html and runs/ go"
     )
     parser.add_argument(
         "--workers",
-        type=_positive_int,
+        type=positive_int,
         default=os.cpu_count() or 1,
-        help="worker processes, one torch thread each (default: the number of CPUs)",
+        help="runs at once on a local Ray, one torch thread each (default: the number of CPUs)",
     )
     _add_model_arguments(parser)
     parser.add_argument("--save-models", action="store_true", help="also write each run's model.pt")
@@ -187,8 +196,8 @@ def _run_compare(args: argparse.Namespace) -> int:
             save_models=args.save_models,
             progress=_grid_progress,
         )
-    except KeyboardInterrupt:  # the workers are stopped with the pool; finished runs are on disk
-        _print_error(f"interrupted; the runs that finished have their metrics.json in {args.out}/runs")
+    except KeyboardInterrupt:  # the runs are cancelled and Ray stopped; finished runs are on disk
+        print_error(f"interrupted; the runs that finished have their metrics.json in {args.out}/runs")
         return EXIT_INTERRUPTED
     reasons = [(o, o.stopped_by) for o in outcomes if o.stopped_by is not None]
     for outcome, reason in reasons:
@@ -207,15 +216,10 @@ def _grid_progress(done: int, total: int, outcome: GridOutcome, elapsed: float) 
     eta = elapsed / done * (total - done)
     print(
         f"[{done}/{total}] {outcome.method} seed {outcome.seed}: {result} in {outcome.seconds:.0f} s; "
-        f"elapsed {_duration(elapsed)}, ETA {_duration(eta) if done < total else 'done'}",
+        f"elapsed {duration(elapsed)}, ETA {duration(eta) if done < total else 'done'}",
         file=sys.stderr,
         flush=True,
     )
-
-
-def _duration(seconds: float) -> str:
-    minutes, secs = divmod(round(seconds), 60)
-    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
 
 
 def _method_list(text: str) -> list[str]:
@@ -233,31 +237,28 @@ def _run_methods(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _whole_number(minimum: int) -> Callable[[str], int]:
-    """An argparse type: a whole number of at least ``minimum``."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"{text!r} must be at least {minimum}")
-        return value
-
-    return parse
-
-
-_positive_int = _whole_number(1)
-
-
 COMMANDS: dict[str, Command] = {
     "infer": Command("print the schema (column types and why) as JSON", _add_infer_arguments, _run_infer),
-    "train": Command("train a model on a table and write metrics.json and model.pt", _add_train_arguments, _run_train),
+    "train": Command(
+        "train a model on a table; write metrics.json, model.pt and a model bundle", _add_train_arguments, _run_train
+    ),
     "compare": Command(
         "train several methods over several seeds in parallel and summarise them", _add_compare_arguments, _run_compare
     ),
     "methods": Command("list the multi-task methods", lambda parser: None, _run_methods),
+    "sample": Command(
+        "draw synthetic rows from a trained model (a train --out folder)",
+        model_cli.add_sample_arguments,
+        model_cli.run_sample,
+    ),
+    "impute": Command(
+        "fill the missing cells of a CSV with a trained model", model_cli.add_impute_arguments, model_cli.run_impute
+    ),
+    "reproduce": Command(
+        "run the paper's Table 1 protocol (scan, then seeds) on Ray; resumable",
+        reproduce_cli.add_arguments,
+        reproduce_cli.run,
+    ),
 }
 
 
@@ -277,12 +278,8 @@ def main(argv: list[str] | None = None, prog: str = "overlook") -> int:
     except SystemExit as done:  # --help
         return int(done.code or 0)
     except (DataError, TrainingError, pd.errors.ParserError, UnicodeDecodeError, OSError) as error:
-        _print_error(str(error))
+        print_error(str(error))
         return EXIT_BAD_INPUT
     except Exception as error:  # a bug: still one line, with its kind to report it
-        _print_error(f"internal error ({type(error).__name__}): {error}")
+        print_error(f"internal error ({type(error).__name__}): {error}")
         return EXIT_INTERNAL
-
-
-def _print_error(message: str) -> None:
-    print("error: " + " ".join(message.split()), file=sys.stderr)

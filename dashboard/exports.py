@@ -12,8 +12,10 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from core.bundle import DEFAULT_SAMPLER, bundle_archive, bundle_from_trainer
 from core.history import History
-from core.trainer import Evaluation
+from core.race import RaceRecord
+from core.trainer import Evaluation, Trainer
 
 
 def history_frame(history: History, names: Sequence[str]) -> pd.DataFrame:
@@ -55,3 +57,9 @@ def metrics_frame(evaluation: Evaluation) -> pd.DataFrame:
             for s in evaluation.scores
         ]
     )
+
+
+def bundle_zip(trainer: Trainer, table_name: str, race: RaceRecord | None) -> bytes:
+    """The run as a model bundle (``core.bundle``), zipped; unzipped, a folder ``TableModel.load`` reads."""
+    info = {"table": table_name, "method": trainer.method, "epochs": trainer.epoch, "race": race and race.to_dict()}
+    return bundle_archive(bundle_from_trainer(trainer, DEFAULT_SAMPLER, info))

@@ -344,9 +344,14 @@ def marginal_grid(shares_by_column: pd.DataFrame, columns_per_row: int = 4) -> a
     )
 
 
-def error_table(scores: Sequence[ColumnScore], previous: Sequence[ColumnScore] | None = None) -> pd.DataFrame:
-    """The verdict, worst first: each column's error against its baseline, and its trend
-    since the previous evaluation (negative change = better)."""
+def error_table(
+    scores: Sequence[ColumnScore],
+    previous: Sequence[ColumnScore] | None = None,
+    why: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """The verdict, worst first: each column's error against its baseline, its trend
+    since the previous evaluation (negative change = better) and, from ``why``, one
+    sentence on why it is overlooked or misfit (``core.verdicts``)."""
     before = {s.name: s.error for s in previous or ()}
     rows = []
     for s in scores:
@@ -362,11 +367,11 @@ def error_table(scores: Sequence[ColumnScore], previous: Sequence[ColumnScore] |
                 "overlooked": bool(s.overlooked),
                 "change": change,
                 "trend": _trend(change),
+                "why": (why or {}).get(s.name, ""),
             }
         )
-    frame = pd.DataFrame(
-        rows, columns=["column", "type", "error", "baseline", "error / baseline", "overlooked", "change", "trend"]
-    )
+    columns = ["column", "type", "error", "baseline", "error / baseline", "overlooked", "change", "trend", "why"]
+    frame = pd.DataFrame(rows, columns=columns)
     return frame.sort_values("error / baseline", ascending=False, na_position="last", kind="stable", ignore_index=True)
 
 

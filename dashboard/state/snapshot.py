@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from core.bundle import DEFAULT_SAMPLER, trainer_mixture, training_bounds
+from core.samplers import sample_rows
 from core.schema import Column
-from core.trainer import Evaluation, StepRecord
+from core.trainer import Evaluation, StepRecord, Trainer
+
+# The marginals' samples come from the sampler ``sample`` uses; its mixture is refitted with
+# each recomputation, on a bounded number of training rows and with one size, to stay quick.
+LIVE_MIXTURE_SIZES = (10,)
 
 
 @dataclass
@@ -42,3 +48,19 @@ class Snapshot:
     evaluation: Evaluation
     previous_evaluation: Evaluation | None
     evaluated_at: int
+    verdicts: dict[str, str] = field(default_factory=dict)  # per column: why overlooked, or misfit
+
+
+def compute_marginals(trainer: Trainer, table: pd.DataFrame, max_rows: int, seed: int) -> Marginals:
+    """Data, reconstruction and samples on at most ``max_rows`` validation rows."""
+    rows = trainer.splits["val"]
+    if len(rows) > max_rows:
+        rows = rows[np.linspace(0, len(rows) - 1, max_rows).round().astype(int)]
+    reconstruction = trainer.encoder.decode(trainer.reconstruct(rows))
+    mixture = trainer_mixture(trainer, max_rows, LIVE_MIXTURE_SIZES) if DEFAULT_SAMPLER == "mixture" else None
+    bounds = training_bounds(trainer)
+    samples = sample_rows(trainer.model, trainer.likelihood, trainer.encoder, len(rows), seed, mixture, bounds)
+    data = table.iloc[rows][[c.name for c in trainer.features]].reset_index(drop=True)
+    # Reconstructions of missing cells are imputations: compare like with like.
+    reconstruction = reconstruction.where(data.notna().to_numpy())
+    return Marginals(trainer.step_count, trainer.features, data, reconstruction, samples)

@@ -30,11 +30,15 @@ from core.errors import DataError, TrainingError
 from core.history import History
 from core.inference import validate_override
 from core.io import LoadedTable, check_usable, table_from_csv
+from core.overlook_why import DiagnosticsWindow
+from core.race import Race, RaceRecord
 from core.schema import ColumnType, Schema
 from core.trainer import Evaluation, StepRecord, TrainConfig, Trainer
+from core.verdicts import diagnose_run
+from dashboard.state.race import RaceControls
 from dashboard.state.samples import DEFAULT_SAMPLE, SYNTHETIC_NAME, load_sample_table, sample_names
 from dashboard.state.session import TRAIN_KEY, session_object
-from dashboard.state.snapshot import Marginals, Snapshot
+from dashboard.state.snapshot import Marginals, Snapshot, compute_marginals
 
 # The settings the train view's Model controls edit; they take effect at the next Apply.
 DRAFT_SETTINGS = ("model", "lr", "batch_size", "latent", "seed")
@@ -63,7 +67,7 @@ MARGINALS_EVERY_REFRESHES = 3
 _log = logging.getLogger(__name__)
 
 
-class DashboardState:
+class DashboardState(RaceControls):
     def __init__(self, table: LoadedTable, config: TrainConfig | None = None):
         self.lock = threading.RLock()
         self.messages: dict[str, str] = {}
@@ -84,6 +88,8 @@ class DashboardState:
         self.trainer = Trainer(table.data, table.schema, config or TrainConfig())
         self.draft = replace(self.trainer.config)  # the Model controls' settings, applied by Apply
         self.sample_choice: str | None = None  # the data view's sample picker; None: not picked yet
+        self.race: Race | None = None  # "Fix it" while it runs
+        self.race_result: RaceRecord | None = None  # the last race, once over
         self._start_run()
 
     # --- the run ----------------------------------------------------------------
@@ -110,6 +116,7 @@ class DashboardState:
         self.evaluation: Evaluation | None = None
         self.previous_evaluation: Evaluation | None = None
         self.marginals: Marginals | None = None
+        self.window = DiagnosticsWindow()  # the last steps' diagnostics, for why a column is overlooked
         self._evaluate()
 
     def _replace_trainer(self, table: LoadedTable, schema: Schema, config: TrainConfig) -> None:
@@ -118,6 +125,7 @@ class DashboardState:
             self.generation += 1
             self.table, self.schema, self.trainer = table, schema, trainer
             self.playing = False
+            self.race, self.race_result = None, None
             self._start_run()
 
     def apply(self, **changes: Any) -> bool:
@@ -161,6 +169,7 @@ class DashboardState:
         """Back to step 0 with the same seed, initial weights and batches."""
         with self.lock:
             self.generation += 1
+            self.race = None
             self.trainer.reset()
             self.playing = False
             self._start_run()
@@ -193,7 +202,10 @@ class DashboardState:
                 with self.lock:
                     if self.generation != generation:
                         break
-                    self._record(self.trainer.step())
+                    if self.race is None:
+                        self._record(self.trainer.step())
+                    elif not self.race.advance(1):
+                        self._finish_race()
                 done += 1
         except TrainingError as error:
             self.messages["train"] = str(error)
@@ -255,6 +267,7 @@ class DashboardState:
             seconds=record.seconds,
         )
         self.latest = record
+        self.window.add(d)
         if d.cosines is not None:
             self.latest_cosines = d.cosines
 
@@ -262,6 +275,7 @@ class DashboardState:
         with self.lock:
             evaluation = self.trainer.evaluate("val", max_rows=EVALUATION_ROWS)
             step = self.trainer.step_count
+            self.verdicts = diagnose_run(self.trainer, evaluation, self.window, "val", EVALUATION_ROWS).sentences()
         self.previous_evaluation, self.evaluation = self.evaluation, evaluation
         self._evaluated_at = step
         self.evaluations.append(
@@ -290,6 +304,7 @@ class DashboardState:
                 evaluation=self.evaluation,
                 previous_evaluation=self.previous_evaluation,
                 evaluated_at=self._evaluated_at,
+                verdicts=self.verdicts,
             )
 
     def current_marginals(self) -> Marginals:
@@ -299,20 +314,8 @@ class DashboardState:
             stale = self.marginals is None or self.marginals.step != self.trainer.step_count
             due = self.marginals is None or not self.playing or self.refreshes % MARGINALS_EVERY_REFRESHES == 0
             if stale and due:
-                self.marginals = self._compute_marginals()
+                self.marginals = compute_marginals(self.trainer, self.table.data, MARGINAL_ROWS, MARGINAL_SEED)
             return self.marginals
-
-    def _compute_marginals(self) -> Marginals:
-        """Data, reconstruction and samples on at most MARGINAL_ROWS validation rows."""
-        rows = self.trainer.splits["val"]
-        if len(rows) > MARGINAL_ROWS:
-            rows = rows[np.linspace(0, len(rows) - 1, MARGINAL_ROWS).round().astype(int)]
-        reconstruction = self.trainer.encoder.decode(self.trainer.reconstruct(rows))
-        samples = self.trainer.sample_table(len(rows), seed=MARGINAL_SEED)
-        data = self.table.data.iloc[rows][self.names].reset_index(drop=True)
-        # Reconstructions of missing cells are imputations: compare like with like.
-        reconstruction = reconstruction.where(data.notna().to_numpy())
-        return Marginals(self.trainer.step_count, self.trainer.features, data, reconstruction, samples)
 
     # --- the table and its schema ---------------------------------------------------
     def load_sample(self, name: str) -> bool:

@@ -13,7 +13,10 @@ from functools import partial
 import pandas as pd
 import streamlit as st
 
+from core.bundle import DEFAULT_SAMPLER
+from core.fit_stats import MISFIT_DISTANCE
 from core.schema import Column
+from dashboard.charts.race import race_curves
 from dashboard.charts.training import (
     GRID_BINS,
     MAX_BINS,
@@ -26,8 +29,9 @@ from dashboard.charts.training import (
     marginal_grid,
     marginal_shares,
 )
-from dashboard.exports import histories_json, history_frame, metrics_frame
+from dashboard.exports import bundle_zip, histories_json, history_frame, metrics_frame
 from dashboard.links import MAX_SEED
+from dashboard.state.race import FIX_IT_HELP, RacePicture, race_summary
 from dashboard.state.snapshot import Marginals, Snapshot
 from dashboard.state.train import EVALUATION_ROWS, FRAGMENT_TIMER_SECONDS, REFRESH_SECONDS, DashboardState, get_state
 from dashboard.widgets import PLOTLY_CONFIG, bind, download_buttons, method_pickers, training_inputs, whole_number_input
@@ -42,6 +46,8 @@ def render() -> None:
     _sidebar(state)
     if "train" in state.messages:
         st.error(state.messages["train"], icon="⚠️")
+    if state.race_result is not None:
+        st.success(race_summary(state.race_result), icon=":material/emoji_events:")
     live = st.fragment(_live, run_every=FRAGMENT_TIMER_SECONDS if state.playing else None)
     live(state)
     _exports(state)
@@ -83,7 +89,8 @@ def _sidebar(state: DashboardState) -> None:
         (bar, bar), ("method_weighting", "method_projection"), state.trainer.method, state.set_method, explained=True
     )
     bar.caption(f"Training with **{state.trainer.method}**")
-
+    fix = dict(key="fix_it", icon=":material/auto_fix_high:", help=FIX_IT_HELP, disabled=state.race is not None)
+    bar.button("Fix it", width="stretch", on_click=state.fix_it, **fix)
     bar.markdown("#### Model", help="Changing these rebuilds the model: press Apply.")
     config, draft = state.config, state.draft
     model_cell = bar.container()  # above the two columns below
@@ -136,11 +143,16 @@ def _set_speed(state: DashboardState, speed: str | int) -> None:
 
 def _live(state: DashboardState) -> None:
     if state.playing:
+        racing = state.race is not None
         state.refresh()
-        if "train" in state.messages:
-            # Training stopped itself (a rejected step): redraw the whole page, without
-            # the refresh timer, with the message on top.
+        if "train" in state.messages or (racing and state.race is None):
+            # Training stopped itself (a rejected step), or the race is over: redraw the whole
+            # page, with the message on top (and, after a race, the winner's method in the sidebar).
             st.rerun()
+    race = state.current_race()
+    if race is not None:
+        _race(race)
+        return
     now = state.snapshot()
     _counters(now)
     left, right = st.columns([1, 1], gap="medium")
@@ -155,6 +167,16 @@ def _live(state: DashboardState) -> None:
         _marginals(state, now)
     else:
         _gradients(now)
+
+
+def _race(race: RacePicture) -> None:
+    left = sum(c.eliminated_in is None for c in race.curves)
+    st.progress(
+        race.progress,
+        text=f"Fix it: round {race.rounds_done + 1} of {len(race.round_ends)}, {left} of {len(race.curves)} "
+        "candidates left (each round keeps the better half on validation error)",
+    )
+    st.plotly_chart(race_curves(race, uirevision="race", hover=False), key="race_chart", config=PLOTLY_CONFIG)
 
 
 def _counters(now: Snapshot) -> None:
@@ -192,7 +214,7 @@ def _counters(now: Snapshot) -> None:
 
 def _verdict(now: Snapshot) -> None:
     previous = now.previous_evaluation.scores if now.previous_evaluation is not None else None
-    table = error_table(now.evaluation.scores, previous)
+    table = error_table(now.evaluation.scores, previous, now.verdicts)
     st.markdown(
         f"**Per-column error** · validation, step {now.evaluated_at:,}",
         help="Error: range-normalised RMSE for numbers, error rate for classes. Baseline: predicting "
@@ -205,7 +227,7 @@ def _verdict(now: Snapshot) -> None:
         hide_index=True,
         width="stretch",
         height=min(420, 38 + 35 * len(table)),
-        column_order=["column", "type", "error", "baseline", "error / baseline", "overlooked", "trend"],
+        column_order=["column", "type", "error", "baseline", "error / baseline", "overlooked", "trend", "why"],
         column_config={
             "column": st.column_config.TextColumn(pinned=True),
             "type": st.column_config.TextColumn(width="small"),
@@ -220,6 +242,9 @@ def _verdict(now: Snapshot) -> None:
             "overlooked": st.column_config.CheckboxColumn(width="small"),
             "trend": st.column_config.TextColumn(
                 width="small", help="Since the previous evaluation: ↓ better, ↑ worse, → steady."
+            ),
+            "why": st.column_config.TextColumn(
+                help=f"Why overlooked (or misfit: samples off by more than {MISFIT_DISTANCE:g})."
             ),
         },
     )
@@ -293,7 +318,7 @@ def _marginals(state: DashboardState, now: Snapshot) -> None:
     )
     st.caption(
         f"All columns · validation rows at step {marginals.step:,} · grey bars: data, blue: reconstruction "
-        "(each column's mode given the mean of q(z|x)), orange: samples from the prior"
+        f"(each column's mode given the mean of q(z|x)), orange: samples ({DEFAULT_SAMPLER} sampler, as sample() draws)"
     )
     grid = pd.concat(
         [_shares(marginals, c, GRID_BINS).assign(column=c.name) for c in marginals.features], ignore_index=True
@@ -337,6 +362,7 @@ def _exports(state: DashboardState) -> None:
                 _reconstruction_csv,
             ),
             ("Model weights (.pt)", "export_weights", f"{name}-model.pt", "application/octet-stream", _weights),
+            ("Model bundle (.zip)", "export_bundle", f"{name}-bundle.zip", "application/zip", _bundle),
         ]
         # each file is made when its button is clicked, under the run's lock
         files = [(*file, partial(_locked, state, produce)) for *file, produce in producers]
@@ -367,3 +393,7 @@ def _reconstruction_csv(state: DashboardState) -> str:
 
 def _weights(state: DashboardState) -> bytes:
     return state.trainer.state_bytes()
+
+
+def _bundle(state: DashboardState) -> bytes:
+    return bundle_zip(state.trainer, state.table.name, state.race_result)

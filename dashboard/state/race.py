@@ -1,0 +1,110 @@
+"""The Train view's "Fix it": a race among candidate methods (``core.race``) run live, then
+training goes on with the winner.
+
+The race starts from the current run's settings and seed, so every candidate begins at the
+run's initial weights; its length is set in steps (``RACE_FINAL_STEPS`` for the last
+round, in whole epochs), so it takes about as long on a small table as on a large one.
+``race_picture`` copies what a refresh draws: each candidate's validation curve, whether it
+is still in the race, and how far the race has got.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from core.config import TrainConfig
+from core.race import RACE_CANDIDATES, Race, RaceRecord
+from core.schema import Schema
+from core.trainer import Trainer
+
+RACE_FINAL_STEPS = 400  # trainer steps of the race's last round, rounded up to whole epochs
+FIX_IT_HELP = (
+    "Race the candidate methods from this run's initial weights, keeping the better half on validation "
+    "error each round, then train on with the winner."
+)
+
+
+@dataclass(frozen=True)
+class CandidateCurve:
+    method: str
+    epochs: np.ndarray
+    errors: np.ndarray  # validation mean error after each epoch (NaN where not finite)
+    eliminated_in: int | None  # the round it lost (1-based); None while it is still in
+
+
+@dataclass(frozen=True)
+class RacePicture:
+    curves: tuple[CandidateCurve, ...]
+    round_ends: tuple[int, ...]  # the epoch at which each round is scored
+    rounds_done: int
+    progress: float  # 0 to 1
+    winner: str | None  # once the race is over
+
+
+def race_summary(race: RaceRecord) -> str:
+    margin = "" if race.margin is None else f", {race.margin:.4f} lower than {race.runner_up}'s"
+    return f"Fix it: **{race.winner}** won the race on validation error{margin}; training goes on with it."
+
+
+def start_race(table: pd.DataFrame, schema: Schema, config: TrainConfig, steps_per_epoch: int) -> Race:
+    race_epochs = max(2, math.ceil(RACE_FINAL_STEPS / max(1, steps_per_epoch)))
+    return Race(table, schema, replace(config), race_epochs, RACE_CANDIDATES)
+
+
+def race_picture(race: Race) -> RacePicture:
+    curves = tuple(
+        CandidateCurve(
+            c.method,
+            np.array([row["epoch"] for row in c.history], dtype=float),
+            np.array([np.nan if row["val_mean_error"] is None else row["val_mean_error"] for row in c.history]),
+            c.eliminated_in,
+        )
+        for c in race.candidates
+    )
+    winner = race.winner.method if race.finished else None
+    return RacePicture(curves, tuple(race.schedule), len(race.rounds), race.progress, winner)
+
+
+class RaceControls:
+    """The "Fix it" part of ``DashboardState`` (which it is mixed into): starting the race,
+    reading it, and handing training on to the winner. While ``race`` is set, the state's
+    training loop advances the race instead of its own trainer."""
+
+    lock: threading.RLock
+    generation: int
+    trainer: Trainer
+    table: Any  # a LoadedTable
+    race: Race | None
+    race_result: RaceRecord | None
+
+    def fix_it(self) -> None:
+        """Race the candidate methods from this run's initial weights, live; when the race is
+        over, training goes on with the winner."""
+        race = start_race(self.table.data, self.trainer.schema, self.trainer.config, self.trainer.steps_per_epoch)
+        with self.lock:
+            self.generation += 1
+            self.race, self.race_result = race, None
+        self.play()
+
+    def current_race(self) -> RacePicture | None:
+        with self.lock:
+            return None if self.race is None else race_picture(self.race)
+
+    def _finish_race(self) -> None:
+        race = self.race
+        assert race is not None
+        self.race, self.race_result = None, race.record()
+        self.trainer = race.winner.trainer
+        self._start_run()
+
+    def play(self) -> None:
+        raise NotImplementedError
+
+    def _start_run(self) -> None:
+        raise NotImplementedError
