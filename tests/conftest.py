@@ -13,12 +13,30 @@ NOT_RUN_MARK = "not run:"
 torch.set_num_threads(1)
 
 BROWSER_TESTS = Path(__file__).resolve().parent / "browser"
+# Modules whose tests mostly take seconds each (AppTest sessions, subprocesses, Ray, training runs),
+# from `pytest --durations`: `-m "not browser and not slow"` leaves them out of the quick loop.
+SLOW_MODULES = {
+    "test_app.py",
+    "test_app_compare.py",
+    "test_app_learn.py",
+    "test_fix_it.py",
+    "test_reproduce.py",
+    "test_reproduce_engine.py",
+    "test_cli_compare.py",
+    "test_cli_infer.py",
+    "test_cli_train.py",
+    "test_api.py",
+    "test_mtl_torchjd_solvers.py",
+}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if BROWSER_TESTS in Path(str(item.path)).parents:
+        path = Path(str(item.path))
+        if BROWSER_TESTS in path.parents:
             item.add_marker(pytest.mark.browser)
+            item.add_marker(pytest.mark.slow)
+        elif path.name in SLOW_MODULES:
             item.add_marker(pytest.mark.slow)
 
 
