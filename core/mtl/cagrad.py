@@ -30,7 +30,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import torch
 from torch import Tensor
 
 from core.mtl.base import Method
@@ -132,13 +131,4 @@ class CAGrad(Method):
         self.c = option_float(self.name, "c", c, low=0.0)
 
     def combine_system(self, system: GradientSystem, losses: Tensor) -> Combination:
-        weights = torch.zeros(system.n_tasks, dtype=torch.float64)
-        active = system.active.cpu()
-        converged = True
-        if active.any():
-            gramian = system.gramian.cpu()[active][:, active].numpy()
-            solved, converged = cagrad_weights(gramian, self.c)
-            weights[active] = torch.from_numpy(solved)
-        combination = system.combination(weights)
-        combination.converged = converged
-        return combination
+        return system.solved_on_active(lambda gramian: cagrad_weights(gramian, self.c))

@@ -30,7 +30,6 @@ import warnings
 
 import numpy as np
 import scipy.linalg
-import torch
 from torch import Tensor
 
 from core.mtl.base import Method
@@ -123,13 +122,4 @@ class MGDAUB(Method):
     description = "MGDA-UB: min-norm point of the convex hull of the column gradients"
 
     def combine_system(self, system: GradientSystem, losses: Tensor) -> Combination:
-        weights = torch.zeros(system.n_tasks, dtype=torch.float64)
-        active = system.active.cpu()
-        converged = True
-        if active.any():
-            gramian = system.gramian.cpu()[active][:, active].numpy()
-            solved, converged = min_norm_weights(gramian)
-            weights[active] = torch.from_numpy(solved)
-        combination = system.combination(weights)
-        combination.converged = converged
-        return combination
+        return system.solved_on_active(lambda gramian: min_norm_weights(gramian))

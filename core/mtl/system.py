@@ -18,8 +18,10 @@ methods that solve for weights leave it out (``active``).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Protocol
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -170,3 +172,16 @@ class GradientSystem:
         """The Combination whose direction is exactly ``weights @ grads``."""
         weights = weights.to(device=self.device, dtype=self.dtype)
         return Combination(direction=self.source.mix(weights), weights=weights)
+
+    def solved_on_active(self, solve: Callable[[np.ndarray], tuple[np.ndarray, bool]]) -> Combination:
+        """The Combination of weights that ``solve`` finds from the active rows' Gramian (float64, on
+        the CPU) and whether it converged; inactive rows get weight 0."""
+        weights = torch.zeros(self.n_tasks, dtype=torch.float64)
+        active = self.active.cpu()
+        converged = True
+        if active.any():
+            solved, converged = solve(self.gramian.cpu()[active][:, active].numpy())
+            weights[active] = torch.from_numpy(solved)
+        combination = self.combination(weights)
+        combination.converged = converged
+        return combination
