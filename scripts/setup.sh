@@ -16,4 +16,4 @@ else
   $PY -m pip install -q -r requirements.txt
 fi
 # --no-deps: the dependencies are the pinned ones just installed, not pyproject's ranges
-$PY -m pip install -q --no-deps --no-build-isolation -e .
+$PY -m pip install -q --no-deps -e .
