@@ -75,6 +75,8 @@ def test_the_lesson_in_a_browser_then_a_shared_presenter_link(server):
         expect(page.get_by_text("IMTL-G picks the direction at equal angles")).to_be_visible()
         shoot(page, "4-why")
         page.locator(".st-key-lesson_geometry_method").get_by_role("radio", name="MGDA-UB").click()
+        # one click at a time, as a person reads the picture before the next one
+        expect(page.get_by_text("IMTL-G bisects the angle")).to_have_count(0)
         page.locator(".st-key-lesson_plane_why_lengths").get_by_text("True lengths").click()
         expect(page.get_by_text("MGDA-UB's closest point to 0 puts")).to_be_visible()
         expect(page.locator(".st-key-lesson_plane_why_chart .legendtext")).to_contain_text(["closest point to 0"])
