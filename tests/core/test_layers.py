@@ -19,29 +19,19 @@ def _module_name(path: Path) -> str:
     return ".".join(parts)
 
 
-def _imports(path: Path) -> set[str]:
-    """Absolute names a module imports at module level or inside functions (TYPE_CHECKING blocks included)."""
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-            names.update(f"{node.module}.{alias.name}" for alias in node.names)
-    return names
-
-
 def _package_modules(package: str) -> dict[str, set[str]]:
     return {_module_name(p): _imports(p) for p in sorted((REPO / package).rglob("*.py"))}
 
 
-def _runtime_imports(path: Path) -> set[str]:
-    """Imports outside `if TYPE_CHECKING:` blocks (those cannot form a cycle at run time)."""
+def _imports(path: Path, at_run_time: bool = False) -> set[str]:
+    """Absolute names a module imports, at module level or inside functions; ``at_run_time`` leaves
+    out `if TYPE_CHECKING:` blocks (those cannot form a cycle at run time)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     skipped: set[int] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            skipped.update(id(child) for body in node.body for child in ast.walk(body))
+    if at_run_time:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+                skipped.update(id(child) for body in node.body for child in ast.walk(body))
     names: set[str] = set()
     for node in ast.walk(tree):
         if id(node) in skipped:
@@ -56,7 +46,9 @@ def _runtime_imports(path: Path) -> set[str]:
 
 def test_core_has_no_import_cycles():
     paths = {_module_name(p): p for p in sorted((REPO / "core").rglob("*.py"))}
-    graph = {name: {m for m in _runtime_imports(path) if m in paths and m != name} for name, path in paths.items()}
+    graph = {
+        name: {m for m in _imports(path, at_run_time=True) if m in paths and m != name} for name, path in paths.items()
+    }
     # a package's __init__ re-exports its modules: importing "core.mtl" is importing its __init__ only
     state: dict[str, int] = {}
     cycle: list[str] = []
