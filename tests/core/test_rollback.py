@@ -32,3 +32,15 @@ def test_a_rejected_step_restores_the_running_statistics_and_the_streams():
     with torch.no_grad():
         weight.copy_(saved)
     assert torch.isfinite(torch.tensor(trainer.step().loss))
+
+
+def test_saved_state_is_not_part_of_any_autograd_graph():
+    # The rollback's copies of weights that require grad must not be recorded by autograd:
+    # each step's copy would keep the previous one's graph alive, and memory grew by the
+    # whole state's size every step (10 GB over 200 epochs of Adult).
+    data, schema = make_synthetic(n_rows=64, seed=0)
+    trainer = Trainer(data, schema, TrainConfig(batch_size=16, seed=0))
+    for _ in range(3):
+        trainer.step()
+    saved = trainer._rollback._buffers
+    assert saved and not any(t.requires_grad or t.grad_fn is not None for t in saved)
