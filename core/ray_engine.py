@@ -56,6 +56,7 @@ class Task:
     priority: tuple = ()  # lower runs first
     cost: float = 1.0  # the relative amount of work, for the time estimate
     cost_group: str = ""  # tasks whose time per unit of cost is alike (one model, say)
+    units: int = 1  # what the progress counts it as: the trials of a bundle, say
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,8 @@ class Finished:
 
 @dataclass(frozen=True)
 class Progress:
+    """Counts in units (``Task.units``): a bundle of trials counts as its trials."""
+
     done: int
     running: int
     left: int  # neither done nor running, including tasks not yet known (``upcoming``)
@@ -263,8 +266,8 @@ class RaySession:
             eta = work / self.slots
         return Progress(
             done=rates.count,
-            running=len(in_flight),
-            left=len(waiting) + later_count,
+            running=sum(t.units for t, _ in in_flight.values()),
+            left=sum(t.units for t in waiting) + later_count,
             elapsed=now - started,
             eta=eta,
             finished=finished,
@@ -273,9 +276,9 @@ class RaySession:
 
 def _execute(function: Callable[..., Any], threads: int, *args: Any) -> tuple[Any, float, str]:
     """What a worker runs: the function, with ``threads`` torch threads."""
-    import torch
+    from core.threads import use_training_threads
 
-    torch.set_num_threads(threads)
+    use_training_threads(threads)
     started = time.perf_counter()
     value = function(*args)
     return value, time.perf_counter() - started, socket.gethostname()
@@ -303,7 +306,7 @@ class _Rates:
         self._cost: dict[str, float] = defaultdict(float)
 
     def add(self, finished: Finished) -> None:
-        self.count += 1
+        self.count += finished.task.units
         if finished.error is None and finished.task.cost > 0:
             for group in ("", finished.task.cost_group):
                 self._seconds[group] += finished.seconds

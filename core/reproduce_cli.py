@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -64,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         if reproduction.has_work():
             with RaySession(workers=workers, address=args.address, gpus_per_task=args.gpus_per_trial) as session:
+                _stop_cleanly_on_signals()
                 where = f"Ray cluster {args.address}" if args.address else "local Ray"
                 _note(f"{where}: {session.slots} trial{'s' if session.slots != 1 else ''} at a time")
                 _notes(reproduction, args.out)
@@ -77,18 +79,33 @@ def run(args: argparse.Namespace) -> int:
         )
         return EXIT_INTERRUPTED
     for failed in reproduction.failed:
-        _note(f"warning: {_label(failed.task.args[1])} failed: {failed.error} (not recorded; a rerun tries it again)")
+        for trial in failed.task.args[1]:
+            _note(f"warning: {_label(trial)} failed: {failed.error} (not recorded; a rerun tries it again)")
     paths = reproduction.write_tables()
     print(Path(paths[1]).read_text())
     print(f"{reproduction.ran} trials run; tables written to {paths[0]} and {paths[1]}")
     return EXIT_FAILED if reproduction.failed else EXIT_OK
 
 
+def _stop_cleanly_on_signals() -> None:
+    """Ctrl-C and ``kill`` (SIGTERM) both stop the grid as Ctrl-C does: what finished is kept.
+    Set once Ray is up (it installs its own SIGTERM handler), and SIGINT set explicitly: a
+    command started in the background by a shell without job control has it ignored."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+
+
 def _notes(reproduction: Reproduction, out: str) -> None:
     for cell in reproduction.cells:
         if cell.skipped:
             _note(f"{cell.model} on {cell.dataset}: {cell.skipped}; its rows stay empty")
-    planned = reproduction.planned()
+    # the scans of cells that have chosen are no longer planned, but they are this protocol's
+    scans = [t for c in reproduction.cells if c.skipped is None for t in reproduction.scan_trials(c)]
+    planned = list({t.key: t for t in [*scans, *reproduction.planned()]}.values())
     done = sum(t.key in reproduction.records for t in planned)
     if done:
         _note(f"resuming: {done} of {len(planned)} trials known so far are finished in {out}/trials (skipped)")
@@ -102,22 +119,30 @@ def _report(progress: Progress) -> None:
     filled = int(_BAR * progress.done / max(1, total))
     eta = "ETA " + duration(progress.eta) if progress.eta is not None else "ETA unknown"
     finished = progress.finished
-    trial = finished.task.args[1]
+    trials = finished.task.args[1]
     if finished.error is not None:
-        outcome = f"failed: {finished.error}"
+        outcomes = [f"failed: {finished.error}"] * len(trials)
     else:
-        record = finished.value
-        test = record["test_imputation" if trial.impute else "test"]
-        outcome = (
-            (f"stopped early ({record['stopped_by'].split(';')[0]}); " if record["stopped_by"] else "")
-            + f"test {'imputation' if trial.impute else 'mean'} error {_number(test['mean_error'])} "
-            + (f"(paper metric {_number(test['mean_error_paper_metric'])}) in {duration(finished.seconds)}")
-        )
-    print(
+        outcomes = [_outcome(trial, record) for trial, record in zip(trials, finished.value, strict=True)]
+    per_trial = (
+        f" ({duration(finished.seconds / len(trials))} a trial, {len(trials)} side by side)" if len(trials) > 1 else ""
+    )
+    lines = [
         f"[{'#' * filled}{'.' * (_BAR - filled)}] {progress.done} done, {progress.running} running, "
-        f"{progress.left} left; {eta} | {_label(trial)}: {outcome}",
-        file=sys.stderr,
-        flush=True,
+        f"{progress.left} left; {eta} | {len(trials)} finished in {duration(finished.seconds)}{per_trial}"
+    ]
+    lines += [f"    {_label(trial)}: {outcome}" for trial, outcome in zip(trials, outcomes, strict=True)]
+    # one write, its newline included (print writes the end apart): a Ctrl-C cannot cut it
+    sys.stderr.write("\n".join(lines) + "\n")
+    sys.stderr.flush()
+
+
+def _outcome(trial: Trial, record: dict) -> str:
+    test = record["test_imputation" if trial.impute else "test"]
+    return (
+        (f"stopped early ({record['stopped_by'].split(';')[0]}); " if record["stopped_by"] else "")
+        + f"test {'imputation' if trial.impute else 'mean'} error {_number(test['mean_error'])} "
+        + f"(paper metric {_number(test['mean_error_paper_metric'])})"
     )
 
 

@@ -36,7 +36,8 @@ def _reproduce(out: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def _progress(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines() if line.startswith("[")]
+    """The finished trials' lines: one under each progress bar line per trial of its bundle."""
+    return [line for line in stderr.splitlines() if line.startswith("    vae ")]
 
 
 def _trials(out: Path) -> dict[str, str]:
@@ -48,7 +49,7 @@ def test_a_grid_stopped_by_ctrl_c_resumes_with_no_trial_run_twice_and_none_lost(
     grid = ["--candidates", ",".join(CANDIDATES), "--seeds", "2", "--epochs", "2", "--workers", "1"]
     process = subprocess.Popen(_command(tmp_path, *grid), cwd=REPO, stderr=subprocess.PIPE, text=True)
     seen = []
-    for line in process.stderr:  # the first finished trial: the grid is at work
+    for line in process.stderr:  # the first finished bundle: the grid is at work
         seen.append(line)
         if line.startswith("["):
             break
@@ -211,3 +212,49 @@ def test_an_unreachable_address_exits_2_with_one_error_line(tmp_path, capsys, mo
     assert stderr == stderr.splitlines()[0] + "\n" and stderr.startswith(
         f"error: cannot reach a Ray cluster at {address}"
     )
+
+
+# Per data set: the 8 scan trials and the 3 plain seeds (the chosen method's come later).
+# Bundles of 8 while there are at least as many as workers, halved until there are.
+@pytest.mark.parametrize(
+    ("slots", "sizes"),
+    [(1, [3, 3, 8, 8]), (4, [3, 3, 8, 8]), (5, [3, 3, 4, 4, 4, 4]), (8, [1, 1, 2, 2] + [2] * 8)],
+)
+def test_trials_go_to_workers_in_bundles_of_one_cell_and_length(tmp_path, slots, sizes):
+    from core.reproduce import Protocol, Reproduction
+
+    candidates = ("none", "pcgrad", "imtl-g", "mgda-ub", "gradnorm", "upgrad", "cagrad", "nash-mtl")
+    protocol = Protocol(("vae",), ("Wine", "HI"), seeds=3, scan_epochs=1, candidates=candidates)
+    reproduction = Reproduction(protocol, tmp_path)
+    reproduction._slots = slots
+    reproduction._refs = {"Wine": "wine", "HI": "hi"}
+    reproduction._rows = {"Wine": 1.0, "HI": 1.0}
+    trials = [t for t in reproduction.planned() if t.dataset in ("Wine", "HI")]
+    tasks = reproduction._tasks(trials)
+    assert sorted(t.units for t in tasks) == sorted(sizes)
+    bundled = [trial for task in tasks for trial in task.args[1]]
+    assert sorted(t.key for t in bundled) == sorted(t.key for t in trials)  # each trial once
+    for task in tasks:
+        assert len({(t.dataset, t.epochs) for t in task.args[1]}) == 1 and task.units == len(task.args[1]) <= 8
+    assert len(tasks) >= min(slots, len(trials))
+
+
+@pytest.mark.slow
+def test_kill_stops_the_grid_as_ctrl_c_does_even_when_started_in_the_background(tmp_path):
+    grid = ["--candidates", ",".join(CANDIDATES), "--seeds", "1", "--epochs", "2", "--workers", "1"]
+    # SIGINT ignored, as a shell without job control starts a command with `&`
+    process = subprocess.Popen(
+        _command(tmp_path, *grid),
+        cwd=REPO,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    for line in process.stderr:
+        if line.startswith("["):
+            break
+    process.send_signal(signal.SIGTERM)
+    rest = process.stderr.read()
+    assert process.wait(timeout=120) == 130, rest
+    assert rest.splitlines()[-1].startswith("error: interrupted") and "Traceback" not in rest
+    assert _trials(tmp_path)  # what finished is on disk
