@@ -2,9 +2,10 @@
 
 One torch thread. For each model and each R, the two are measured in interleaved rounds
 (stacked, separate, stacked, ...) and the median round is kept, so that load from other
-work on the machine falls on both alike; the load average is printed with the result.
+work on the machine falls on both alike; the load averages (as ``uptime`` prints them) are
+printed before and after, and the 1-minute one with each result.
 
-    python bench/bench_stacked.py [--data sample_data/Adult] [--rounds 5] [--steps 20]
+    python bench/bench_stacked.py [--data sample_data/Adult] [--rounds 3] [--steps 10] [--runs 1 4 8 16]
 """
 
 from __future__ import annotations
@@ -51,16 +52,21 @@ def _round(model: str, runs: int, steps: int, loaded) -> tuple[float, float]:
     return stacked_rate, runs * steps / (time.perf_counter() - started)
 
 
+def _load() -> str:
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="sample_data/Adult")
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--runs", type=int, nargs="+", default=[1, 4, 8, 16])
     args = parser.parse_args()
     torch.set_num_threads(1)
     loaded = load_table(args.data)
     print(f"{args.data}: {len(loaded.data)} rows, {len(loaded.schema.features)} columns; one torch thread")
+    print(f"methods, in turn: {', '.join(METHODS)}; seeds 0-3; load average {_load()}")
     ratio_8 = None
     for model in ("vae", "iwae"):
         for runs in args.runs:
@@ -75,6 +81,7 @@ def main() -> None:
             )
             if model == "vae" and runs == 8:
                 ratio_8 = ratio
+    print(f"load average {_load()}")
     if ratio_8 is not None:
         print(f"stacked 8 runs: {ratio_8:.2f}x the throughput of 8 separate runs")
 

@@ -27,6 +27,7 @@ from core.models import MODELS, model_options
 from core.mtl import METHODS, make_method
 from core.race import AUTO
 from core.run import progress_bar, train_run
+from core.threads import use_training_threads
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1
@@ -274,6 +275,7 @@ def main(argv: list[str] | None = None, prog: str = "overlook") -> int:
     """Run one command; the exit code. ``prog`` is the name --help shows (``python -m core`` from ``__main__``)."""
     try:
         args = build_parser(prog).parse_args(argv)
+        use_training_threads()  # the same numbers as the app's and the grid's for the same seed
         return COMMANDS[args.command].run(args)
     except SystemExit as done:  # --help
         return int(done.code or 0)

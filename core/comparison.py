@@ -4,6 +4,11 @@ The dashboard keeps one ``Comparison`` per session. ``advance(seconds)`` steps t
 that is furthest behind, in epochs, until the time is spent, so that all runs move
 forward together; each run can be paused, resumed or cancelled on its own. How fair
 the comparison is (what the runs share) is ``core.configurations.fairness_notes``.
+
+Configurations that can share one stacked model (one model, one architecture, one batch
+size: ``core.run_stacked.stackable``) are trained in a ``StackedTrainer``: the runs that
+are furthest behind take their step together, for little more than the price of one,
+and each run's numbers are those it has trained alone.
 """
 
 from __future__ import annotations
@@ -22,7 +27,10 @@ import torch
 from core.configurations import check_configuration_count, configuration_labels, fairness_notes
 from core.errors import DataError, TrainingError
 from core.history import History
+from core.records import StepRecord
+from core.run_stacked import stackable
 from core.schema import Schema
+from core.stacked import NotStackedError, StackedTrainer
 from core.trainer import Evaluation, TrainConfig, Trainer
 
 RUNNING, PAUSED, CANCELLED, FINISHED, DIVERGED = "running", "paused", "cancelled", "finished", "diverged"
@@ -99,9 +107,10 @@ class Comparison:
         self.evaluation_rows = evaluation_rows
         self.configs = [replace(c, method_options=dict(c.method_options)) for c in configs]
         self.labels = configuration_labels(self.configs)
+        self.stack = _stack(data, schema, self.configs)
+        trainers = self.stack.runs if self.stack is not None else [Trainer(data, schema, c) for c in self.configs]
         self.runs: list[ComparedRun] = []
-        for label, config in zip(self.labels, self.configs, strict=True):
-            trainer = Trainer(data, schema, config)
+        for label, trainer in zip(self.labels, trainers, strict=True):
             # at least once an epoch, so that short runs on small tables still draw a curve
             every = max(1, min(evaluate_every, trainer.steps_per_epoch))
             total = epochs * trainer.steps_per_epoch
@@ -113,6 +122,11 @@ class Comparison:
     def fairness(self) -> tuple[bool, list[str]]:
         """``fairness_notes`` of these configurations, with their initial weights compared."""
         return fairness_notes(self.configs, self.same_initial_weights)
+
+    @property
+    def stacked(self) -> bool:
+        """Whether the runs are trained side by side in one stacked model."""
+        return self.stack is not None
 
     @property
     def seed(self) -> int:
@@ -152,9 +166,16 @@ class Comparison:
         deadline = math.inf if seconds is None else time.perf_counter() + seconds
         done = 0
         while self.active and done < step_budget and time.perf_counter() < deadline:
-            run = min((r for r in self.runs if r.active), key=lambda r: r.progress)
-            self._step(run)
-            done += 1
+            if self.stack is None:
+                run = min((r for r in self.runs if r.active), key=lambda r: r.progress)
+                self._step(run)
+                done += 1
+            else:
+                done += self._step_stacked(step_budget - done)
+        if self.stack is not None:
+            with self.lock:  # every run's Trainer brought up to date, for whoever reads it next
+                for index in range(len(self.runs)):
+                    self.stack.trainer(index)
         return done
 
     def _step(self, run: ComparedRun) -> None:
@@ -162,22 +183,45 @@ class Comparison:
             if not run.active:  # paused, cancelled or ended since it was picked
                 return
             try:
-                record = run.trainer.step()
+                outcome: StepRecord | TrainingError = run.trainer.step()
             except TrainingError as error:  # the trainer rolled the step back
-                run.status, run.message = DIVERGED, str(error)
-                self._evaluate(run)
-                return
-            run.losses.append(step=record.step, epoch=record.epoch, loss=record.loss)
-            if run.trainer.step_count >= run.total_steps:
-                run.status = FINISHED
-            if run.status == FINISHED or run.trainer.step_count - run.evaluated_at >= run.evaluate_every:
-                self._evaluate(run)
+                outcome = error
+            self._took(run, outcome)
+
+    def _step_stacked(self, budget: float) -> int:
+        """One stacked step of the active runs furthest behind (they share one number of
+        steps per epoch), at most ``budget`` of them; how many stepped."""
+        assert self.stack is not None
+        with self.lock:
+            active = [i for i, run in enumerate(self.runs) if run.active]
+            behind = min(self.runs[i].trainer.step_count for i in active)
+            stepping = [i for i in active if self.runs[i].trainer.step_count == behind][: int(min(budget, len(active)))]
+            outcomes = self.stack.step(stepping)
+            for i in stepping:
+                outcome = outcomes[i]
+                assert outcome is not None
+                self._took(self.runs[i], outcome)
+        return len(stepping)
+
+    def _took(self, run: ComparedRun, outcome: StepRecord | TrainingError) -> None:
+        """A run's step done (or rejected and rolled back): its curves, status and scores."""
+        if isinstance(outcome, TrainingError):
+            run.status, run.message = DIVERGED, str(outcome)
+            self._evaluate(run)
+            return
+        run.losses.append(step=outcome.step, epoch=outcome.epoch, loss=outcome.loss)
+        if run.trainer.step_count >= run.total_steps:
+            run.status = FINISHED
+        if run.status == FINISHED or run.trainer.step_count - run.evaluated_at >= run.evaluate_every:
+            self._evaluate(run)
 
     def _scores(self, trainer: Trainer) -> Evaluation:
         return trainer.evaluate("val", max_rows=self.evaluation_rows)
 
     def _evaluate(self, run: ComparedRun) -> None:
         with self.lock:
+            if self.stack is not None:  # the run's weights into its Trainer first
+                self.stack.trainer(self.runs.index(run))
             run.record(self._scores(run.trainer))
 
     # --- results ----------------------------------------------------------------
@@ -264,6 +308,16 @@ class Comparison:
             ],
         }
         return json.dumps(document, indent=1)
+
+
+def _stack(data: pd.DataFrame, schema: Schema, configs: Sequence[TrainConfig]) -> StackedTrainer | None:
+    """One stacked trainer for ``configs``, or None where they cannot share one."""
+    if not stackable(configs):
+        return None
+    try:
+        return StackedTrainer(data, schema, configs)
+    except NotStackedError:  # splits of different sizes
+        return None
 
 
 def _history_frame(label: str, history: History, fields: Sequence[str]) -> pd.DataFrame:

@@ -33,7 +33,9 @@ from core.bundle import versions as bundle_versions
 from core.config import TrainConfig
 from core.io import LoadedTable
 from core.metrics import ColumnScore
-from core.run import train_run
+from core.records import Evaluation
+from core.run import RunResult, train_run
+from core.run_stacked import train_runs
 
 Settings = tuple[tuple[str, Any], ...]
 
@@ -101,7 +103,29 @@ def run_trial(table: LoadedTable, trial: Trial, device: str = "cpu") -> dict:
     started = time.perf_counter()
     result = train_run(table, trial.config(device), trial.epochs, impute=trial.impute)
     val = result.trainer.evaluate("val")
-    seconds = time.perf_counter() - started
+    return _record(trial, result, val, started_at, time.perf_counter() - started)
+
+
+def run_trials_stacked(table: LoadedTable, trials: Sequence[Trial], device: str = "cpu") -> list[dict]:
+    """``run_trial`` of every trial, in order, the trials of one model and data set trained
+    side by side in one stacked model where they can be (``core.run_stacked``): the same
+    records, their timing the bundle's, shared out evenly."""
+    if len({(t.epochs, t.impute) for t in trials}) > 1:
+        return [run_trial(table, trial, device) for trial in trials]
+    started_at = datetime.now(UTC).isoformat(timespec="seconds")
+    started = time.perf_counter()
+    configs = [trial.config(device) for trial in trials]
+    results = train_runs(table, configs, trials[0].epochs, impute=trials[0].impute) if trials else []
+    vals = [result.trainer.evaluate("val") for result in results]
+    seconds = (time.perf_counter() - started) / max(1, len(trials))
+    return [
+        _record(trial, result, val, started_at, seconds)
+        for trial, result, val in zip(trials, results, vals, strict=True)
+    ]
+
+
+def _record(trial: Trial, result: RunResult, val: Evaluation, started_at: str, seconds: float) -> dict:
+    """The record of a trained trial, ``seconds`` its share of the training time."""
     return {
         "key": trial.key,
         "trial": trial.identity(),

@@ -17,6 +17,8 @@ BROWSER_TESTS = Path(__file__).resolve().parent / "browser"
 # from `pytest --durations`: `-m "not browser and not slow"` leaves them out of the quick loop.
 SLOW_MODULES = {
     "test_app.py",
+    "test_session_workers.py",
+    "test_determinism.py",
     "test_app_compare.py",
     "test_app_learn.py",
     "test_fix_it.py",

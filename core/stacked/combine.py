@@ -1,16 +1,19 @@
-"""Per-column gradients of R runs and their combination, run by run or batched.
+"""Per-column gradients of R runs and their combination, batched across the runs.
 
 Run r's gradients at its shared layer are ``ColumnRows(layout, d_outputs[r], W[r])``,
 as a single Trainer has them, with their R x K x K Gramians. Each run's method then
-combines its own rows. Methods whose combination is a closed form over the run axis
-are batched across the runs that use them (``BATCHED``); every other method is applied
-run by run with the run's own instance, so stateful and random methods keep their
-state and their draws per run.
+combines its own rows: the plain sum and the methods of ``core.stacked.methods`` with a
+batched form for all their runs at once; the methods that solve or keep state per run
+(``GRAMIAN_WEIGHTED``) each on its run's Gramian, their directions then formed and
+rescaled for all of them at once; the rest (GradDrop, cocktails) run by run through
+``combine_gradients``. Every run's instance is its own, so stateful and random methods
+keep their state and their draws per run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -21,19 +24,22 @@ from core.gradients import ColumnLayout, ColumnRows
 from core.mtl import Combination, combine_gradients
 from core.mtl.base import Method
 from core.mtl.plain_sum import PlainSum
+from core.stacked.methods import BATCHED_WEIGHTS, GRAMIAN_WEIGHTED, GramianOnly
 
 
-def run_gramians(d_outputs: Tensor, weights: Tensor, layouts: Sequence[ColumnLayout]) -> Tensor:
-    """R x K x K float64 Gramians (d_outputs R x N x P, weights R x P x dim), each formed by
-    its run's ``ColumnLayout.gramian`` on fresh copies: a batched product rounds a run's
-    slice differently, and methods that cut near-dependent directions (Aligned-MTL) can
-    turn that rounding into a visible change of weights."""
-    return torch.stack(
-        [
-            layout.gramian(d.clone(), w.clone())
-            for d, w, layout in zip(d_outputs.unbind(0), weights.unbind(0), layouts, strict=True)
-        ]
-    )
+def run_gramians(d_outputs: Tensor, weights: Tensor, layout: ColumnLayout) -> Tensor:
+    """R x K x K float64 Gramians (d_outputs R x N x P, weights R x P x dim), each as
+    ``ColumnLayout.gramian`` forms its run's. Only D^T D is a product per run: a batched
+    product over the N rows rounds some runs' slices differently, and methods that cut
+    near-dependent directions (Aligned-MTL) can turn that rounding into other weights."""
+    flat = d_outputs.double()
+    w = weights.double()
+    outputs = torch.stack([d.T @ d for d in flat.unbind(0)])
+    pairwise = outputs * torch.bmm(w, w.transpose(1, 2))  # R x P x P
+    runs, k = len(pairwise), layout.n_columns
+    rows = pairwise.new_zeros(runs, k, layout.n_params).index_add_(1, layout.owner, pairwise)
+    gram = rows.new_zeros(runs, k, k).index_add_(2, layout.owner, rows)
+    return (gram + gram.transpose(1, 2)) / 2
 
 
 @dataclass
@@ -59,19 +65,32 @@ def _check_run(gradients: RunGradients, run: int) -> None:
             raise TrainingError(f"the {what} of column {column} is not finite; the step cannot be combined")
 
 
-def plain_sums(gradients: RunGradients, runs: Sequence[int], rescale: Sequence[bool]) -> dict[int, Combination]:
-    """PlainSum for ``runs`` (checked by ``combine_runs``) at once: every weight 1, the
-    direction the sum of the rows. Rescaled to its own norm it is unchanged, so
-    ``rescale`` does not matter."""
+def _combined(
+    gradients: RunGradients,
+    runs: Sequence[int],
+    weights: Tensor | None,
+    rescale: Sequence[bool],
+    converged: Sequence[bool] | None = None,
+) -> dict[int, Combination]:
+    """The Combinations of ``weights`` (len(runs) x K; None: all 1, the plain sum) for
+    ``runs``, as ``GradientSystem.combination`` and ``combine_gradients``'s rescaling to
+    the plain sum's length form them."""
     index = torch.tensor(list(runs), device=gradients.d_outputs.device)
-    directions = torch.bmm(gradients.d_outputs[index], gradients.weights[index]).flatten(1)
-    k = gradients.losses.shape[1]
-    ones = torch.ones(k, dtype=directions.dtype, device=directions.device)
-    return {run: Combination(directions[i], ones.clone()) for i, run in enumerate(runs)}
-
-
-BatchedCombine = Callable[[RunGradients, Sequence[int], Sequence[bool]], dict[int, Combination]]
-BATCHED: dict[type[Method], BatchedCombine] = {PlainSum: plain_sums}
+    d_outputs, head = gradients.d_outputs[index], gradients.weights[index]
+    plain = torch.bmm(d_outputs, head).flatten(1)
+    if weights is None:
+        ones = torch.ones(gradients.losses.shape[1], dtype=plain.dtype, device=plain.device)
+        return {run: Combination(plain[i], ones.clone()) for i, run in enumerate(runs)}
+    weights = weights.to(device=plain.device, dtype=plain.dtype)
+    per_output = weights[:, gradients.layouts[0].owner]
+    directions = torch.bmm(d_outputs * per_output[:, None, :], head).flatten(1)
+    sizes = directions.norm(dim=1)
+    # A zero direction stays zero, as does a run that keeps its method's length (factor 1).
+    keep_length = (sizes == 0) | ~torch.tensor([rescale[run] for run in runs], dtype=torch.bool, device=sizes.device)
+    factors = torch.where(keep_length, torch.ones_like(sizes), plain.norm(dim=1) / sizes)
+    directions, weights = directions * factors[:, None], weights * factors[:, None]
+    converged = converged or [True] * len(runs)
+    return {run: Combination(directions[i], weights[i], converged[i]) for i, run in enumerate(runs)}
 
 
 def combine_runs(
@@ -79,27 +98,41 @@ def combine_runs(
 ) -> dict[int, Combination | TrainingError]:
     """Each run's Combination (or why it could not be combined); ``None``: the run sits out."""
     result: dict[int, Combination | TrainingError] = {}
-    batched: dict[type[Method], list[int]] = {}
+    diagonals = gradients.gramians.diagonal(dim1=1, dim2=2)
+    # one read of the device for every run: finite gradients and losses, every row active
+    finite = (torch.isfinite(diagonals).all(1) & torch.isfinite(gradients.losses).all(1)).tolist()
+    active = (diagonals.clamp_min(0).sqrt() > math.sqrt(torch.finfo(gradients.d_outputs.dtype).tiny)).all(1)
+    all_active = active.tolist()
+    plain: list[int] = []
+    batched: dict[type[Method], list[tuple[int, Method]]] = {}
+    solved: dict[int, Combination] = {}  # by each run's own instance, its direction left to form
     for run, method in enumerate(methods):
         if method is None:
             continue
-        if type(method) in BATCHED:
-            batched.setdefault(type(method), []).append(run)
-            continue
         try:
-            result[run] = combine_gradients(
-                method, gradients.rows(run), gradients.losses[run], rescale[run], gradients.gramians[run]
-            )
+            if not finite[run]:
+                _check_run(gradients, run)
+            if isinstance(method, PlainSum):
+                plain.append(run)
+            elif type(method) in BATCHED_WEIGHTS and all_active[run]:
+                batched.setdefault(type(method), []).append((run, method))
+            elif type(method) in GRAMIAN_WEIGHTED:
+                rows = GramianOnly(gradients.gramians[run], gradients.rows(run).shape[1], gradients.d_outputs.dtype)
+                solved[run] = method.combine(rows, gradients.losses[run], gradients.gramians[run])
+            else:
+                result[run] = combine_gradients(
+                    method, gradients.rows(run), gradients.losses[run], rescale[run], gradients.gramians[run]
+                )
         except TrainingError as error:
             result[run] = error
-    for kind, runs in batched.items():
-        good = []
-        for run in runs:
-            try:
-                _check_run(gradients, run)
-                good.append(run)
-            except TrainingError as error:
-                result[run] = error
-        if good:
-            result.update(BATCHED[kind](gradients, good, rescale))
+    if plain:
+        result.update(_combined(gradients, plain, None, rescale))
+    if solved:
+        runs = list(solved)
+        weights = torch.stack([solved[run].weights for run in runs])
+        result.update(_combined(gradients, runs, weights, rescale, [solved[run].converged for run in runs]))
+    for kind, pairs in batched.items():
+        runs = [run for run, _ in pairs]
+        weights = BATCHED_WEIGHTS[kind](gradients.gramians[runs], [method for _, method in pairs])
+        result.update(_combined(gradients, runs, weights, rescale))
     return result

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
@@ -19,6 +19,7 @@ import core.stacked.network as network
 from core.errors import DataError
 from core.likelihoods import TableLikelihood
 from core.models.layers import gaussian_kl, gaussian_log_density
+from core.stacked.likelihood import stack_likelihoods
 from core.stacked.network import StackedTensors
 
 
@@ -44,6 +45,13 @@ class Architecture:
     beta: float
     importance_samples: int
     likelihoods: list[TableLikelihood]  # each run's, fitted to its training split
+    _stacked: dict[int, TableLikelihood] = field(default_factory=dict)
+
+    def likelihood(self, inner_dims: int) -> TableLikelihood:
+        """The runs' likelihoods stacked, over R x (``inner_dims`` axes) x P outputs."""
+        if inner_dims not in self._stacked:
+            self._stacked[inner_dims] = stack_likelihoods(self.likelihoods, inner_dims)
+        return self._stacked[inner_dims]
 
 
 @dataclass
@@ -73,14 +81,9 @@ def posterior(
 
 
 def log_likelihood(outputs: Tensor, batch: StackedBatch, arch: Architecture, sample_axis: bool) -> Tensor:
-    """R x ... x K per-cell log-likelihoods, each run under its own fitted likelihood.
-
-    Run by run, on a fresh copy of its outputs: the likelihoods' kernels round a run's
-    slice of a stacked tensor differently from a tensor of its own."""
+    """R x ... x K per-cell log-likelihoods, each run under its own fitted likelihood."""
     targets, mask = (batch.targets[:, None], batch.mask[:, None]) if sample_axis else (batch.targets, batch.mask)
-    return torch.stack(
-        [likelihood.log_prob(outputs[r].clone(), targets[r], mask[r]) for r, likelihood in enumerate(arch.likelihoods)]
-    )
+    return arch.likelihood(targets.ndim - 2).log_prob(outputs, targets, mask)
 
 
 def _decode_cut(params: StackedTensors, z: Tensor, layers: int) -> tuple[Tensor, Tensor, Tensor]:
@@ -117,33 +120,21 @@ def iwae_forward(
     samples = arch.importance_samples
     mu, logvar = posterior(params, buffers, batch, arch, generators)
     eps = network.gaussian_noise((samples, *mu.shape[1:]), mu, generators)
-    z = mu[:, None] + eps * torch.exp(0.5 * logvar)[:, None]  # R x S x B x L
+    mu, logvar = mu[:, None], logvar[:, None]  # broadcast over the samples, as alone
+    z = mu + eps * torch.exp(0.5 * logvar)  # R x S x B x L
     y, y_cut, outputs = _decode_cut(params, z, arch.layers)
     log_lik = log_likelihood(outputs, batch, arch, sample_axis=True)  # R x S x B x K
-    # The bound's reductions over samples, run by run on fresh copies (see log_likelihood).
-    terms = [
-        _iwae_terms(z_r.clone(), mu_r.clone(), logvar_r.clone(), log_lik_r.clone(), arch.beta, samples)
-        for z_r, mu_r, logvar_r, log_lik_r in zip(
-            z.unbind(0), mu.unbind(0), logvar.unbind(0), log_lik.unbind(0), strict=True
-        )
-    ]
-    column_losses, latent_loss, bound = (torch.stack(parts) for parts in zip(*terms, strict=True))
-    kl = gaussian_kl(mu, logvar).mean(-1).detach()
-    return StackedForward(outputs, y, y_cut, column_losses, latent_loss, -bound.detach(), kl)
-
-
-def _iwae_terms(
-    z: Tensor, mu: Tensor, logvar: Tensor, log_lik: Tensor, beta: float, samples: int
-) -> tuple[Tensor, Tensor, Tensor]:
-    """One run's column losses, latent loss and bound, as ``IWAE.forward_tasks`` forms them."""
-    log_prior_ratio = beta * (
+    # IWAE.forward_tasks's terms with the run axis in front: samples on axis 1, rows on 2
+    log_prior_ratio = arch.beta * (
         gaussian_log_density(z, torch.zeros_like(mu), torch.zeros_like(logvar)) - gaussian_log_density(z, mu, logvar)
-    )  # S x B
+    )  # R x S x B
     log_w = log_lik.sum(-1).detach() + log_prior_ratio
-    weights = torch.softmax(log_w.detach(), dim=0)
-    bound = (torch.logsumexp(log_w, 0) - math.log(samples)).mean()
-    column_losses = -(weights.unsqueeze(-1) * log_lik).sum(0).mean(0)
-    return column_losses, -bound - column_losses.sum().detach(), bound
+    weights = torch.softmax(log_w.detach(), dim=1)
+    bound = (torch.logsumexp(log_w, 1) - math.log(samples)).mean(-1)
+    column_losses = -(weights.unsqueeze(-1) * log_lik).sum(1).mean(1)
+    latent_loss = -bound - column_losses.sum(-1).detach()
+    kl = gaussian_kl(mu[:, 0], logvar[:, 0]).mean(-1).detach()
+    return StackedForward(outputs, y, y_cut, column_losses, latent_loss, -bound.detach(), kl)
 
 
 StackedModelForward = Callable[

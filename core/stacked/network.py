@@ -20,17 +20,10 @@ from torch import Tensor
 StackedTensors = dict[str, Tensor]
 
 
-# Batched products round exactly as one run's ``nn.Linear`` when the row count is a
-# multiple of this (checked on the CPU kernels); other counts (a short last minibatch of
-# an epoch) take run-by-run products, as a gradient that is all rounding (a bias before batch normalisation) would
-# otherwise send Adam another way.
-_BATCHED_ROWS_MULTIPLE = 16
-
-
 class _StackedLinear(torch.autograd.Function):
-    """``x @ W.T + b`` per run: the forward and the input gradient as batched products,
-    the weight gradient run by run as ``nn.Linear``'s backward forms it (``grad.T @ x``;
-    a batched product of that orientation rounds differently for thin matrices)."""
+    """``x @ W.T + b`` per run, forward and backward as batched products. The weight
+    gradient is ``grad.T @ x`` as ``nn.Linear``'s backward forms it: a batched product
+    of the other orientation, ``(x.T @ grad).T``, rounds differently for thin inputs."""
 
     @staticmethod
     def forward(ctx: Any, x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
@@ -40,53 +33,88 @@ class _StackedLinear(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         x, weight = ctx.saved_tensors
-        grad_weight = torch.stack([g.t().mm(xr) for g, xr in zip(grad.unbind(0), x.unbind(0), strict=True)])
-        return torch.bmm(grad, weight), grad_weight, grad.sum(1)
+        return torch.bmm(grad, weight), torch.bmm(grad.transpose(1, 2), x), grad.sum(1)
 
 
 def linear(params: StackedTensors, prefix: str, x: Tensor) -> Tensor:
     """``x @ W.T + b`` per run: x is R x ... x in, W R x out x in, b R x out."""
     weight, bias = params[f"{prefix}.weight"], params[f"{prefix}.bias"]
     flat = x.reshape(x.shape[0], -1, x.shape[-1])
-    if flat.shape[1] % _BATCHED_ROWS_MULTIPLE == 0:
-        out = _StackedLinear.apply(flat, weight, bias)
-    else:
-        # on fresh copies: one run's slice of a stacked tensor may sit at an address that
-        # takes the BLAS kernel down another path
-        runs = zip(flat.unbind(0), weight.unbind(0), bias.unbind(0), strict=True)
-        out = torch.stack([F.linear(x_r.clone(), w_r.clone(), b_r.clone()) for x_r, w_r, b_r in runs])
+    out = _StackedLinear.apply(flat, weight, bias)
     return out.reshape(*x.shape[:-1], weight.shape[1])
 
 
-def batch_norm(params: StackedTensors, buffers: StackedTensors, prefix: str, h: Tensor, training: bool) -> Tensor:
-    """``BatchNorm1d`` (momentum 0.1, eps 1e-5, its defaults) of each run's B x features slice.
+# Batch normalisation's CPU backward pass rounds a feature's input gradient differently in
+# its loops over 16, then 8 features at a time and in its scalar loop for the last few,
+# and takes yet another path for very few features; a feature's numbers do not depend on
+# its neighbours otherwise. Checked on AVX512 kernels (tests/core/test_stacked.py); on
+# other machines the runs are normalised one by one.
+_BATCHED_NORM = torch.backends.cpu.get_cpu_capability() == "AVX512"
+_WIDE, _NARROW = 16, 8
 
-    Run by run, on fresh copies: torch's kernel on all runs' features side by side
-    normalises them alike but rounds their input gradients differently, and a stacked
-    run's slice may sit at an address that takes the kernel down another path."""
-    runs = zip(
-        h.unbind(0),
-        buffers[f"{prefix}.running_mean"].unbind(0),
-        buffers[f"{prefix}.running_var"].unbind(0),
-        params[f"{prefix}.weight"].unbind(0),
-        params[f"{prefix}.bias"].unbind(0),
-        strict=True,
-    )
-    out = [
-        F.batch_norm(h_r.clone(), mean, var, w.clone(), b.clone(), training=training, momentum=0.1, eps=1e-5)
-        for h_r, mean, var, w, b in runs
+
+def _norm_groups(runs: int, features: int, on_cpu: bool) -> list[list[tuple[int, int, int]]]:
+    """The kernel calls: lists of (run, first feature, end). A run alone has its first
+    ``features - features % 16`` features in the 16-wide loop and the rest in the scalar
+    loop when there are fewer than 8 of them; a call of a few runs' first features, then
+    their rest (fewer than 8 in all), treats every feature as it is treated alone."""
+    body = features - features % _WIDE
+    tail = features - body
+    if not (on_cpu and _BATCHED_NORM and body and tail < _NARROW):
+        return [[(r, 0, features)] for r in range(runs)]
+    per_call = (_NARROW - 1) // tail if tail else runs
+    return [
+        [(r, 0, body) for r in chunk] + ([(r, body, features) for r in chunk] if tail else [])
+        for chunk in (range(start, min(runs, start + per_call)) for start in range(0, runs, per_call))
     ]
+
+
+def batch_norm(params: StackedTensors, buffers: StackedTensors, prefix: str, h: Tensor, training: bool) -> Tensor:
+    """``BatchNorm1d`` (momentum 0.1, eps 1e-5, its defaults) of each run's B x features
+    slice, its running statistics updated in place, the runs' features side by side in as
+    few kernel calls as give every feature the numbers it has alone (``_norm_groups``)."""
+    runs, _, features = h.shape
+    mean, var = buffers[f"{prefix}.running_mean"], buffers[f"{prefix}.running_var"]
+    weight, bias = params[f"{prefix}.weight"], params[f"{prefix}.bias"]
+    pieces: dict[tuple[int, int], Tensor] = {}
+    for group in _norm_groups(runs, features, h.device.type == "cpu"):
+        # fresh copies throughout: a slice of a stacked tensor may sit at an address that
+        # takes the kernel down another path
+        x = torch.cat([h[r, :, lo:hi] for r, lo, hi in group], 1)
+        stats = [torch.cat([t[r, lo:hi] for r, lo, hi in group]) for t in (mean, var)]
+        scale = torch.cat([weight[r, lo:hi] for r, lo, hi in group])
+        shift = torch.cat([bias[r, lo:hi] for r, lo, hi in group])
+        y = F.batch_norm(x, stats[0], stats[1], scale, shift, training=training, momentum=0.1, eps=1e-5)
+        offset = 0
+        for r, lo, hi in group:
+            pieces[(r, lo)] = y[:, offset : offset + hi - lo]
+            if training:  # the statistics' update, back into the stacked buffers
+                mean[r, lo:hi] = stats[0][offset : offset + hi - lo]
+                var[r, lo:hi] = stats[1][offset : offset + hi - lo]
+            offset += hi - lo
     if training:
         buffers[f"{prefix}.num_batches_tracked"].add_(1)
-    return torch.stack(out)
+    return torch.stack([torch.cat([p for (run, _), p in sorted(pieces.items()) if run == r], 1) for r in range(runs)])
 
 
-def seeded_dropout(x: Tensor, p: float, generators: Sequence[torch.Generator] | None) -> Tensor:
-    """``SeededDropout`` per run: run r's mask drawn from ``generators[r]`` (None: evaluation)."""
+def dropout_masks(like: Tensor, layers: int, p: float, generators: Sequence[torch.Generator] | None) -> Tensor | None:
+    """R x layers x B x hidden keep-masks for the encoder's ``SeededDropout`` layers (None:
+    no dropout), run r's from ``generators[r]`` in the order its own model draws them.
+    Nothing else draws from that stream in between, so they are drawn before the layers
+    run; on the CPU in one draw, as its generator deals uniform numbers in sequence (one
+    draw of all layers' numbers equals their draws one after the other)."""
     if generators is None or p == 0.0:
-        return x
-    draws = [torch.rand(x.shape[1:], generator=g, dtype=x.dtype, device=x.device) for g in generators]
-    return x * (torch.stack(draws) >= p) / (1.0 - p)
+        return None
+    shape = like.shape[1:]
+
+    def draw(size: Sequence[int], g: torch.Generator) -> Tensor:
+        return torch.rand(tuple(size), generator=g, dtype=like.dtype, device=like.device)
+
+    if like.device.type == "cpu":
+        draws = [draw((layers, *shape), g) for g in generators]
+    else:
+        draws = [torch.stack([draw(shape, g) for _ in range(layers)]) for g in generators]
+    return torch.stack(draws) >= p
 
 
 def encoder(
@@ -100,11 +128,16 @@ def encoder(
     """``EncoderNet``: Linear -> BatchNorm -> tanh -> dropout, ``layers`` times; training
     when ``generators`` are given. As there, a one-row training batch is not normalised."""
     training = generators is not None
+    masks: Tensor | None = None
     for i in range(layers):
         h = linear(params, f"encoder.linears.{i}", x)
         if not (training and h.shape[1] < 2):
             h = batch_norm(params, buffers, f"encoder.norms.{i}", h, training)
-        x = seeded_dropout(torch.tanh(h), dropout, generators)
+        x = torch.tanh(h)
+        if i == 0:
+            masks = dropout_masks(x, layers, dropout, generators)
+        if masks is not None:
+            x = x * masks[:, i] / (1.0 - dropout)  # SeededDropout's formula
     return x
 
 

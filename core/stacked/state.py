@@ -29,9 +29,6 @@ class StackedAdam:
         self.exp_avg_sqs = [torch.zeros_like(p) for p in self.params]
         self.steps = [0] * len(self.lrs)
 
-    def _per_run(self, values: list[float], like: Tensor) -> Tensor:
-        return torch.tensor(values, dtype=like.dtype, device=like.device).view(-1, *([1] * (like.ndim - 1)))
-
     @torch.no_grad()
     def step(self) -> None:
         grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in self.params]
@@ -39,12 +36,23 @@ class StackedAdam:
         torch._foreach_mul_(self.exp_avg_sqs, self.beta2)
         torch._foreach_addcmul_(self.exp_avg_sqs, grads, grads, 1 - self.beta2)
         self.steps = [n + 1 for n in self.steps]
-        step_sizes = [(lr / (1 - self.beta1**n)) * -1 for lr, n in zip(self.lrs, self.steps, strict=True)]
-        correction_sqrt = [(1 - self.beta2**n) ** 0.5 for n in self.steps]
+        # Adam's per-step scalars, one per run, as torch computes them in Python floats
+        like = self.params[0]
+        step_sizes = torch.tensor(
+            [(lr / (1 - self.beta1**n)) * -1 for lr, n in zip(self.lrs, self.steps, strict=True)],
+            dtype=like.dtype,
+            device=like.device,
+        )
+        correction_sqrt = torch.tensor(
+            [(1 - self.beta2**n) ** 0.5 for n in self.steps], dtype=like.dtype, device=like.device
+        )
+        shapes = [(-1, *([1] * (p.ndim - 1))) for p in self.params]
         denominators = torch._foreach_sqrt(self.exp_avg_sqs)
-        for param, exp_avg, denominator in zip(self.params, self.exp_avgs, denominators, strict=True):
-            denominator.div_(self._per_run(correction_sqrt, param)).add_(self.eps)
-            param.add_(self._per_run(step_sizes, param) * exp_avg / denominator)
+        torch._foreach_div_(denominators, [correction_sqrt.view(shape) for shape in shapes])
+        torch._foreach_add_(denominators, self.eps)
+        updates = torch._foreach_mul(self.exp_avgs, [step_sizes.view(shape) for shape in shapes])
+        torch._foreach_div_(updates, denominators)
+        torch._foreach_add_(self.params, updates)
 
     def zero_grad(self) -> None:
         for p in self.params:
@@ -78,12 +86,10 @@ class StackedState:
         self._saved_steps = list(self.optimizer.steps)
 
     @torch.no_grad()
-    def roll_back(self, run: int, with_buffers: bool) -> None:
-        """Run ``run`` back to the last ``save``: weights and moments, and the batch-norm
-        statistics if ``with_buffers`` (a Trainer that rejects a step keeps those)."""
-        tensors = self._tensors()
-        kept = len(tensors) if with_buffers else len(tensors) - len(self.buffers)
-        for tensor, saved in zip(tensors[:kept], self._saved[:kept], strict=True):
+    def roll_back(self, run: int) -> None:
+        """Run ``run`` back to the last ``save``: weights, moments and batch-norm statistics,
+        as a Trainer's rollback restores them."""
+        for tensor, saved in zip(self._tensors(), self._saved, strict=True):
             tensor[run].copy_(saved[run])
         self.optimizer.steps[run] = self._saved_steps[run]
 
@@ -104,3 +110,22 @@ class StackedState:
                 "exp_avg": self.optimizer.exp_avgs[i][run].clone(),
                 "exp_avg_sq": self.optimizer.exp_avg_sqs[i][run].clone(),
             }
+
+    @torch.no_grad()
+    def read_from(self, run: int, model: nn.Module, optimizer: torch.optim.Optimizer) -> None:
+        """Take run ``run``'s weights, buffers and Adam state from its own model and optimizer."""
+        for name, p in model.named_parameters():
+            self.params[name][run].copy_(p)
+        for name, b in model.named_buffers():
+            self.buffers[name][run].copy_(b)
+        steps = 0
+        for i, p in enumerate(model.parameters()):
+            state = optimizer.state.get(p)
+            if state is None:  # an optimizer that has not stepped yet: no moments
+                self.optimizer.exp_avgs[i][run].zero_()
+                self.optimizer.exp_avg_sqs[i][run].zero_()
+                continue
+            self.optimizer.exp_avgs[i][run].copy_(state["exp_avg"])
+            self.optimizer.exp_avg_sqs[i][run].copy_(state["exp_avg_sq"])
+            steps = int(state["step"])
+        self.optimizer.steps[run] = steps

@@ -6,7 +6,9 @@ split, encoder and minibatch order, its noise and method streams, its method ins
 and its Adam state. They live in one ``Trainer`` per run (built as for a run alone, so
 data, initial weights and streams are the very same); the weights are stacked on a
 leading run axis and trained with batched layers (``core.stacked.network``). Run r's
-losses, gradients, records and scores are those of its Trainer stepped alone.
+losses, gradients, records and scores are those of its Trainer stepped alone, bit for
+bit on the CPU; a step whose minibatches do not line up for that (``ALIGNED_ROWS``: an
+epoch's short last batch, say) is made by each run's Trainer and taken back.
 
 A step that fails for one run (a non-finite loss, gradient or weight) rolls that run
 back as its Trainer would and reports the TrainingError; the other runs step on.
@@ -32,8 +34,10 @@ from core.diagnostics import diagnose
 from core.errors import TrainingError
 from core.method_instances import GeneratorStates, MethodStates
 from core.mtl import Combination
+from core.mtl.plain_sum import PlainSum
 from core.records import Evaluation, StepRecord
 from core.schema import Schema
+from core.splits import EpochBatches
 from core.stacked.combine import RunGradients, combine_runs, run_gramians
 from core.stacked.forward import Architecture, NotStackedError, StackedBatch, StackedForward, stacked_forward
 from core.stacked.state import StackedState
@@ -43,6 +47,13 @@ from core.trainer import TrainConfig, Trainer
 PER_RUN_SETTINGS = frozenset({"seed", "method", "lr", "method_options", "rescale"})
 
 StepOutcome = StepRecord | TrainingError | None  # None: the run sat the step out
+
+# Stacked, a run's cells sit side by side with the other runs'. Torch's CPU kernels run
+# vector widths of up to 32 floats and finish a tensor's remainder with scalar code that
+# may round transcendental functions differently; with minibatches of a multiple of 32
+# rows every run's slice is whole widths, so each cell takes the path it takes alone. A
+# step with other minibatches (an epoch's short last one) is made run by run instead.
+ALIGNED_ROWS = 32
 
 
 @dataclass
@@ -161,6 +172,9 @@ class StackedTrainer:
         a run left out (it is untouched)."""
         started = time.perf_counter()
         stepping = set(range(len(self.runs)) if runs is None else runs)
+        sizes = {_next_batch_size(t.batches) for t in self.runs}
+        if len(sizes) > 1 or sizes.pop() % ALIGNED_ROWS:
+            return self._step_alone(stepping)
         streams = [self._streams(t) for t in self.runs]
         self.state.save()
         forward = self._forward(
@@ -171,24 +185,30 @@ class StackedTrainer:
             [t.noise_generator for t in self.runs],
         )
         outcomes: dict[int, StepRecord | TrainingError] = {}
-        finite_loss = torch.isfinite(forward.loss) & torch.isfinite(forward.column_losses).all(-1)
+        finite_loss = (torch.isfinite(forward.loss) & torch.isfinite(forward.column_losses).all(-1)).tolist()
         for r in sorted(stepping):
-            if not bool(finite_loss[r]):
+            if not finite_loss[r]:
                 outcomes[r] = self._loss_error(r, forward.column_losses[r], float(forward.loss[r]))
         combining = [r in stepping and r not in outcomes for r in range(len(self.runs))]
         gradients, combinations = self._combine(forward, combining)
         outcomes.update({r: c for r, c in combinations.items() if isinstance(c, TrainingError)})
         self._backward(forward, gradients, combinations)
-        self._check_finite(stepping, outcomes, [p.grad for p in self.state.params.values()], "gradients")
+        params = list(self.state.params.values())
+        grads_finite = _finite_lengths([p.grad for p in params])
         self.state.optimizer.step()
-        self._check_finite(stepping, outcomes, list(self.state.params.values()), "weights")
+        weights_finite = _finite_lengths(params)
+        lengths_finite = self._plain_lengths_finite(combinations)
+        for r in sorted(stepping):
+            # a Trainer's one watch over all three, its message naming the weights if they are bad
+            if r not in outcomes and not (grads_finite[r] and weights_finite[r] and lengths_finite[r]):
+                outcomes[r] = self._finite_error(r, "gradients" if weights_finite[r] else "weights")
         self.state.optimizer.zero_grad()
         seconds = (time.perf_counter() - started) / max(1, len(stepping))
         result: list[StepOutcome] = []
         for r, t in enumerate(self.runs):
             outcome = outcomes.get(r)
             if r not in stepping or outcome is not None:
-                self.state.roll_back(r, with_buffers=r not in stepping)
+                self.state.roll_back(r)
                 self._put_back(t, streams[r])
                 result.append(outcome)
                 continue
@@ -196,6 +216,21 @@ class StackedTrainer:
             combination = combinations[r]
             assert isinstance(combination, Combination)
             result.append(self._record(r, forward, gradients, combination, seconds))
+        return result
+
+    def _step_alone(self, stepping: set[int]) -> list[StepOutcome]:
+        """Each run of ``stepping`` stepped by its own Trainer, then taken back into the stack."""
+        result: list[StepOutcome] = []
+        for r in range(len(self.runs)):
+            if r not in stepping:
+                result.append(None)
+                continue
+            t = self.trainer(r)
+            try:
+                result.append(t.step())
+            except TrainingError as error:
+                result.append(error)
+            self.state.read_from(r, t.model, t.optimizer)
         return result
 
     def _combine(
@@ -206,7 +241,9 @@ class StackedTrainer:
         head = self.state.params["head.weight"].detach().clone()  # as it was before the step, for the records
         flat = d_outputs.reshape(runs, -1, d_outputs.shape[-1])
         layouts = [t.layout for t in self.runs]
-        gradients = RunGradients(flat, head, forward.column_losses.detach(), run_gramians(flat, head, layouts), layouts)
+        gradients = RunGradients(
+            flat, head, forward.column_losses.detach(), run_gramians(flat, head, layouts[0]), layouts
+        )
         methods = [t.method_instances.rows[0][0] if ok else None for t, ok in zip(self.runs, combining, strict=True)]
         return gradients, combine_runs(gradients, methods, [t.config.rescale for t in self.runs])
 
@@ -226,20 +263,20 @@ class StackedTrainer:
             inputs=list(self.state.params.values()),
         )
 
-    def _check_finite(
-        self,
-        stepping: set[int],
-        outcomes: dict[int, StepRecord | TrainingError],
-        tensors: list[Tensor | None],
-        what: str,
-    ) -> None:
-        """Per run, the fused check a Trainer makes: the norm of the tensors' norms is finite."""
-        present = [t.detach() for t in tensors if t is not None]
-        norms = torch.stack([torch.linalg.vector_norm(t.flatten(1), dim=1) for t in present])
-        finite = torch.isfinite(torch.linalg.vector_norm(norms, dim=0))
-        for r in sorted(stepping):
-            if r not in outcomes and not bool(finite[r]):
-                outcomes[r] = self._finite_error(r, what)
+    def _plain_lengths_finite(self, combinations: dict[int, Combination | TrainingError]) -> list[bool]:
+        """Per run, False where a plain sum's direction is too long to measure: a Trainer
+        rejects that step (a method's rescaling would have made it NaN)."""
+        finite = [True] * len(self.runs)
+        plain = {
+            r: c
+            for r, c in combinations.items()
+            if isinstance(c, Combination) and isinstance(self.runs[r].method_instances.rows[0][0], PlainSum)
+        }
+        if plain:
+            lengths = torch.stack([c.direction for c in plain.values()]).norm(dim=1)
+            for r, ok in zip(plain, torch.isfinite(lengths).tolist(), strict=True):
+                finite[r] = ok
+        return finite
 
     def _loss_error(self, run: int, column_losses: Tensor, loss: float) -> TrainingError:
         t = self.runs[run]
@@ -271,3 +308,17 @@ class StackedTrainer:
         return StepRecord(
             t.step_count, t.epoch, t.method, forward.loss[run], forward.kl[run], column_losses, diagnostics, seconds
         )
+
+
+def _next_batch_size(batches: EpochBatches) -> int:
+    """The number of rows ``batches.next_rows()`` will deal."""
+    left = len(batches.order) - batches.position
+    return min(batches.batch_size, left if left > 0 else len(batches.rows))
+
+
+def _finite_lengths(tensors: Sequence[Tensor | None]) -> list[bool]:
+    """Per run, whether the length of all of its slices of ``tensors`` together is finite
+    (an overflowing length counts as not, as a Trainer's watch counts it)."""
+    present = torch.cat([t.detach().flatten(1) for t in tensors if t is not None], 1)
+    finite: list[bool] = torch.isfinite(torch.linalg.vector_norm(present, dim=1)).tolist()  # one read of the device
+    return finite

@@ -21,7 +21,6 @@ import pandas as pd
 from core.config import TrainConfig
 from core.race import RACE_CANDIDATES, Race, RaceRecord
 from core.schema import Schema
-from core.trainer import Trainer
 
 RACE_FINAL_STEPS = 400  # trainer steps of the race's last round, rounded up to whole epochs
 FIX_IT_HELP = (
@@ -78,15 +77,18 @@ class RaceControls:
 
     lock: threading.RLock
     generation: int
-    trainer: Trainer
+    playing: bool
+    trainer: Any  # a RemoteTrainer
     table: Any  # a LoadedTable
     race: Race | None
     race_result: RaceRecord | None
 
     def fix_it(self) -> None:
         """Race the candidate methods from this run's initial weights, live; when the race is
-        over, training goes on with the winner."""
+        over, training goes on with the winner. The race trains in the server's process, the
+        run's worker waits paused."""
         race = start_race(self.table.data, self.trainer.schema, self.trainer.config, self.trainer.steps_per_epoch)
+        self.pause()
         with self.lock:
             self.generation += 1
             self.race, self.race_result = race, None
@@ -97,14 +99,20 @@ class RaceControls:
             return None if self.race is None else race_picture(self.race)
 
     def _finish_race(self) -> None:
+        """The winner's trainer moves to a worker, at the state it reached; playing goes on."""
         race = self.race
         assert race is not None
-        self.race, self.race_result = None, race.record()
-        self.trainer = race.winner.trainer
-        self._start_run()
+        record, winner, playing = race.record(), race.winner.trainer, self.playing
+        self._adopt(winner.state_bytes(), winner.config)
+        self.race_result = record
+        if playing:
+            self.play()
 
     def play(self) -> None:
         raise NotImplementedError
 
-    def _start_run(self) -> None:
+    def pause(self) -> None:
+        raise NotImplementedError
+
+    def _adopt(self, trainer_state: bytes, config: TrainConfig) -> None:
         raise NotImplementedError

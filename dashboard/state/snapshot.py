@@ -5,27 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 
-from core.bundle import DEFAULT_SAMPLER, trainer_mixture, training_bounds
-from core.samplers import sample_rows
-from core.schema import Column
-from core.trainer import Evaluation, StepRecord, Trainer
+from core.history import History
+from core.trainer import Evaluation, StepRecord
+from core.workers.live import Marginals
 
-# The marginals' samples come from the sampler ``sample`` uses; its mixture is refitted with
-# each recomputation, on a bounded number of training rows and with one size, to stay quick.
-LIVE_MIXTURE_SIZES = (10,)
-
-
-@dataclass
-class Marginals:
-    """The data, its reconstruction and the model's samples on a bounded set of rows."""
-
-    step: int
-    features: tuple[Column, ...]
-    data: pd.DataFrame
-    reconstruction: pd.DataFrame
-    samples: pd.DataFrame
+__all__ = ["Marginals", "Snapshot", "truncated"]
 
 
 @dataclass(frozen=True)
@@ -51,16 +36,12 @@ class Snapshot:
     verdicts: dict[str, str] = field(default_factory=dict)  # per column: why overlooked, or misfit
 
 
-def compute_marginals(trainer: Trainer, table: pd.DataFrame, max_rows: int, seed: int) -> Marginals:
-    """Data, reconstruction and samples on at most ``max_rows`` validation rows."""
-    rows = trainer.splits["val"]
-    if len(rows) > max_rows:
-        rows = rows[np.linspace(0, len(rows) - 1, max_rows).round().astype(int)]
-    reconstruction = trainer.encoder.decode(trainer.reconstruct(rows))
-    mixture = trainer_mixture(trainer, max_rows, LIVE_MIXTURE_SIZES) if DEFAULT_SAMPLER == "mixture" else None
-    bounds = training_bounds(trainer)
-    samples = sample_rows(trainer.model, trainer.likelihood, trainer.encoder, len(rows), seed, mixture, bounds)
-    data = table.iloc[rows][[c.name for c in trainer.features]].reset_index(drop=True)
-    # Reconstructions of missing cells are imputations: compare like with like.
-    reconstruction = reconstruction.where(data.notna().to_numpy())
-    return Marginals(trainer.step_count, trainer.features, data, reconstruction, samples)
+def truncated(history: History, last_step: int) -> History:
+    """A copy of ``history`` without its points past ``last_step`` (a run rewound to a checkpoint)."""
+    kept = History(history.capacity)
+    if len(history) == 0:
+        return kept
+    fields = {name: history.field(name) for name in history.names}
+    for i in np.flatnonzero(fields["step"] <= last_step):
+        kept.append(**{name: values[i] for name, values in fields.items()})
+    return kept

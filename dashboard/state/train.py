@@ -1,18 +1,24 @@
-"""What one browser session works on: a table, its schema, and a training run around a
-core Trainer, with bounded histories for the live charts.
+"""What one browser session works on: a table, its schema, and a training run, with bounded
+histories for the live charts.
 
-Every user action is a method here that either succeeds or leaves everything as it
-was and files a one-line message under the place on the page it belongs to
-(``messages["data"]``, ``["schema"]``, ``["config"]`` or ``["train"]``). The views
-only read this object and call its methods; no tensor is touched outside core/.
-What the controls ask for but the run does not have yet lives here too: ``draft``, the
-model settings waiting for Apply, and ``sample_choice``, the sample waiting for Load.
+The run trains in a worker process of the server's pool (``core.workers``), not in the
+server's interpreter: ``trainer`` is a ``RemoteTrainer``. On auto speed a playing run trains
+in its worker without pause, and each refresh of the page fetches what was trained since the
+last one; at a set speed each refresh asks for that many steps. Only "Fix it"'s race (see
+``race``) still trains here, a slice per refresh.
 
-Two threads can be in here at once: a click's callback starts a new script run while
-the previous one may still be training (streamlit stops a run only at its next st.*
-call), and download buttons produce their files from the server's own thread. So
-every step and every change of the run happens under ``lock``, and a training loop
-stops as soon as a pause, a reset or a rebuild has moved ``generation`` on.
+Every user action is a method here that either succeeds or leaves everything as it was and
+files a one-line message under the place on the page it belongs to (``messages["data"]``,
+``["schema"]``, ``["config"]`` or ``["train"]``) -- a full pool, a worker that died and was
+replaced, a step the trainer rejected included. The views only read this object and call its
+methods; no tensor is touched outside core/. What the controls ask for but the run does not
+have yet lives here too: ``draft``, the model settings waiting for Apply, and
+``sample_choice``, the sample waiting for Load.
+
+A click's callback can run while the previous script run is still refreshing, and download
+buttons produce their files from the server's own thread: the histories change under
+``lock``, and a race's loop stops as soon as a pause, a reset or a rebuild has moved
+``generation`` on.
 """
 
 from __future__ import annotations
@@ -20,54 +26,50 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
-from core.errors import DataError, TrainingError
+from core.errors import DataError
 from core.history import History
-from core.inference import validate_override
-from core.io import LoadedTable, check_usable, table_from_csv
-from core.overlook_why import DiagnosticsWindow
+from core.io import LoadedTable
 from core.race import Race, RaceRecord
-from core.schema import ColumnType, Schema
-from core.trainer import Evaluation, StepRecord, TrainConfig, Trainer
-from core.verdicts import diagnose_run
+from core.schema import Schema
+from core.trainer import Evaluation, StepRecord, TrainConfig
+from core.workers.live import Scored, Update
+from core.workers.pool import PoolFull, SessionEnded
+from core.workers.remote import RemoteTrainer, WorkerError
 from dashboard.state.race import RaceControls
 from dashboard.state.samples import DEFAULT_SAMPLE, SYNTHETIC_NAME, load_sample_table, sample_names
 from dashboard.state.session import TRAIN_KEY, session_object
-from dashboard.state.snapshot import Marginals, Snapshot, compute_marginals
+from dashboard.state.snapshot import Marginals, Snapshot, truncated
+from dashboard.state.table import UPLOAD_LIMIT_MB, TableControls, one_line
+
+__all__ = ["DRAFT_SETTINGS", "UPLOAD_LIMIT_MB", "DashboardState", "get_state", "new_state"]
 
 # The settings the train view's Model controls edit; they take effect at the next Apply.
 DRAFT_SETTINGS = ("model", "lr", "batch_size", "latent", "seed")
-UPLOAD_LIMIT_MB = 50  # the same number as server.maxUploadSize in .streamlit/config.toml
 HISTORY_CAPACITY = 2000
-EVALUATION_ROWS = 2000
-EVALUATE_EVERY_STEPS = 100
+EVALUATION_ROWS = 2000  # as core.workers.live scores the run
 MARGINAL_ROWS = 2000
 MARGINAL_SEED = 0  # the same prior draws every time, so that samples change only as the model does
+# While playing on auto, the page refreshes about every REFRESH_SECONDS with what the worker
+# trained meanwhile. At a set speed a refresh waits for its steps, and refreshes follow each
+# other back to back (a rerun asked for while one runs starts right after it).
 REFRESH_SECONDS = 1.0
-# The live fragment asks to rerun this often; a rerun asked for while one is running
-# starts right after it, so refreshes follow each other back to back and their length
-# is set by the training budget below, not by a timer that would leave the server idle.
 FRAGMENT_TIMER_SECONDS = 0.25
-# With the speed on auto, each refresh trains for REFRESH_SECONDS minus what the rest
-# of a refresh cycle takes -- drawing, sending, the browser's redraw -- measured as the
-# time between two refresh starts less the training in it (a moving average). Aiming a
-# little under REFRESH_SECONDS keeps the cycle within it; training never gets less than
-# MIN_TRAINING_SECONDS, so that a slow browser slows the charts, not training to a halt.
-CYCLE_TARGET_SHARE = 0.95
-MIN_TRAINING_SECONDS = 0.3
+RACE_SECONDS_PER_REFRESH = 0.6  # "Fix it" trains here: this much of each refresh
 # Marginals need a forward pass and a prior draw on up to MARGINAL_ROWS rows: while
 # playing they are recomputed every this many refreshes, not on every one.
 MARGINALS_EVERY_REFRESHES = 3
 
 _log = logging.getLogger(__name__)
+Value = TypeVar("Value")
 
 
-class DashboardState(RaceControls):
+class DashboardState(RaceControls, TableControls):
     def __init__(self, table: LoadedTable, config: TrainConfig | None = None):
         self.lock = threading.RLock()
         self.messages: dict[str, str] = {}
@@ -76,16 +78,15 @@ class DashboardState(RaceControls):
         self.steps_per_refresh: int | None = None  # None: auto
         self.refreshes = 0
         self.steps_per_second: float | None = None  # while playing: steps over refresh periods
-        self._previous_refresh: tuple[int, float, float] | None = None  # (steps, start, seconds training)
-        self.overhead_seconds = 0.3  # running estimate of a refresh cycle's time not spent training
+        self._previous_refresh: float | None = None  # when the last refresh started
         self.schema_version = 0
-        self.generation = 0  # moved on by anything that must stop a training loop
+        self.generation = 0  # moved on by anything that must stop a race's loop
         self.run_number = 0  # moved on by every new run: new table, rebuild or reset
         self.steps = History(HISTORY_CAPACITY)
         self.evaluations = History(HISTORY_CAPACITY)
         self.table = table
         self.schema = table.schema
-        self.trainer = Trainer(table.data, table.schema, config or TrainConfig())
+        self.trainer = RemoteTrainer(table.data, table.schema, config or TrainConfig())
         self.draft = replace(self.trainer.config)  # the Model controls' settings, applied by Apply
         self.sample_choice: str | None = None  # the data view's sample picker; None: not picked yet
         self.race: Race | None = None  # "Fix it" while it runs
@@ -106,8 +107,13 @@ class DashboardState(RaceControls):
         """The schema was edited since the model was built (Apply rebuilds it)."""
         return self.schema != self.trainer.schema
 
+    @property
+    def training_available(self) -> bool:
+        """The run is in a worker and scored: false while the pool has no room for it."""
+        return self.evaluation is not None
+
     def _start_run(self) -> None:
-        """Forget the old run's histories and score the untrained model."""
+        """Forget the old run's histories and read the untrained model's scores."""
         self.run_number += 1
         self.steps.clear()
         self.evaluations.clear()
@@ -115,18 +121,30 @@ class DashboardState(RaceControls):
         self.latest_cosines: np.ndarray | None = None
         self.evaluation: Evaluation | None = None
         self.previous_evaluation: Evaluation | None = None
+        self.verdicts: dict[str, str] = {}
+        self._evaluated_at = 0
         self.marginals: Marginals | None = None
-        self.window = DiagnosticsWindow()  # the last steps' diagnostics, for why a column is overlooked
-        self._evaluate()
+        self._absorb(self._ask(self.trainer.fetch))
 
-    def _replace_trainer(self, table: LoadedTable, schema: Schema, config: TrainConfig) -> None:
-        trainer = Trainer(table.data, schema, config)
+    def _replace_trainer(
+        self, table: LoadedTable, schema: Schema, config: TrainConfig, state: bytes | None = None
+    ) -> None:
+        """A new run (raises DataError, and nothing changes, if it cannot be built). The new run
+        is built before the old one lets go of its place: with a full pool it takes that place
+        at its first fetch."""
+        trainer = RemoteTrainer(table.data, schema, config, state)
         with self.lock:
+            old, self.trainer = self.trainer, trainer
             self.generation += 1
-            self.table, self.schema, self.trainer = table, schema, trainer
+            self.table, self.schema = table, schema
             self.playing = False
             self.race, self.race_result = None, None
-            self._start_run()
+        old.close()
+        self._start_run()
+
+    def _adopt(self, trainer_state: bytes, config: TrainConfig) -> None:
+        """Go on from a Trainer built elsewhere (a race's winner), at its state."""
+        self._replace_trainer(self.table, self.trainer.schema, config, trainer_state)
 
     def apply(self, **changes: Any) -> bool:
         """Rebuild the model with config ``changes`` (model, lr, batch_size, latent, seed, ...)
@@ -139,7 +157,8 @@ class DashboardState(RaceControls):
             return False
         self.draft = replace(self.draft, **{name: getattr(config, name) for name in changes if name in DRAFT_SETTINGS})
         self.messages.pop("config", None)
-        self.messages.pop("train", None)
+        if self.trainer.placed:
+            self.messages.pop("train", None)
         return True
 
     def edit_draft(self, **changes: Any) -> None:
@@ -158,7 +177,7 @@ class DashboardState(RaceControls):
         """Train with ``spec`` from the next step on, on the same model."""
         try:
             with self.lock:
-                self.trainer.set_method(spec)
+                self._ask(self.trainer.set_method, spec)
         except DataError as error:
             self.messages["config"] = str(error)
             return False
@@ -170,12 +189,13 @@ class DashboardState(RaceControls):
         with self.lock:
             self.generation += 1
             self.race = None
-            self.trainer.reset()
             self.playing = False
+            self.messages.pop("train", None)
+            self._ask(self.trainer.reset)
             self._start_run()
-        self.messages.pop("train", None)
 
     def play(self) -> None:
+        """Play from the next refresh on (which, on auto, sets the worker training)."""
         self.messages.pop("train", None)
         self.playing = True
         self._previous_refresh = None
@@ -184,102 +204,127 @@ class DashboardState(RaceControls):
         with self.lock:
             self.generation += 1
             self.playing = False
+            self._stop_worker()
+
+    def _stop_worker(self) -> None:
+        """The worker stops training on its own; what it trained is read in."""
+        if self.trainer.playing:
+            self._absorb(self._ask(self.trainer.pause))
+
+    def set_speed(self, steps_per_refresh: int | None) -> None:
+        """Steps per refresh (None: auto, the worker trains without waiting for the page)."""
+        self.steps_per_refresh = steps_per_refresh
+        if steps_per_refresh is not None:
+            self._stop_worker()
 
     def train(self, n_steps: int | None = None, seconds: float | None = None) -> int:
-        """Run ``n_steps`` steps, or steps for about ``seconds``; returns how many were done.
-
-        A step the Trainer rejects (TrainingError: it has already rolled back) stops
-        playing and files its message; the steps before it are kept. A pause, reset or
-        rebuild from another thread stops the loop before its next step.
-        """
+        """Run ``n_steps`` steps now (or, while racing, race for about ``seconds``); returns
+        how many were done. A step the trainer rejects stops playing with its message; the
+        steps before it are kept."""
         if (n_steps is None) == (seconds is None):
             raise ValueError("give either a number of steps or a time budget")
-        generation = self.generation
-        started = time.perf_counter()
-        done = 0
-        try:
-            while (done < n_steps) if n_steps is not None else (time.perf_counter() - started < seconds):
-                with self.lock:
-                    if self.generation != generation:
-                        break
-                    if self.race is None:
-                        self._record(self.trainer.step())
-                    elif not self.race.advance(1):
-                        self._finish_race()
-                done += 1
-        except TrainingError as error:
-            self.messages["train"] = str(error)
-            self.playing = False
-        except Exception as error:  # a bug must not take the page down: say so in one line, log the rest
-            _log.exception("training step failed")
-            self.messages["train"] = f"training stopped by an internal error: {_one_line(error)}"
-            self.playing = False
-        with self.lock:
-            if (
-                done
-                and self.generation == generation
-                and self.trainer.step_count - self._evaluated_at >= EVALUATE_EVERY_STEPS
-            ):
-                self._evaluate()
-        return done
+        if self.race is not None:
+            return self._race(n_steps, seconds)
+        if n_steps is None:
+            raise ValueError("a time budget is for a race; the worker trains by steps")
+        return self._absorb(self._ask(self.trainer.train, n_steps))
 
     def step_once(self) -> None:
         """One step, then a fresh evaluation: the Step button, for looking closely."""
         self.pause()
-        if self.train(n_steps=1):
-            with self.lock:
-                if self._evaluated_at != self.trainer.step_count:
-                    self._evaluate()
+        if self.race is not None:
+            self._race(1, None)
+        else:
+            self._absorb(self._ask(self.trainer.train, 1, True))
 
     def refresh(self) -> int:
-        """One live refresh: ``steps_per_refresh`` steps, or on auto as many as fit in a
-        REFRESH_SECONDS cycle next to the rest of the cycle."""
+        """One live refresh: what the worker trained since the last one (auto), or
+        ``steps_per_refresh`` steps; while racing, a slice of the race."""
         self.refreshes += 1
         started = time.perf_counter()
-        if self._previous_refresh is not None:
-            steps, previous_start, trained = self._previous_refresh
-            period = started - previous_start
-            self.steps_per_second = steps / period
-            self.overhead_seconds = 0.7 * self.overhead_seconds + 0.3 * max(0.0, period - trained)
-        if self.steps_per_refresh is None:
-            done = self.train(seconds=self.training_budget)
+        if self.race is not None:
+            done = self._race(None, RACE_SECONDS_PER_REFRESH)
+        elif self.steps_per_refresh is None:
+            if not self.trainer.playing:
+                self._ask(self.trainer.play)
+            done = self._absorb(self._ask(self.trainer.fetch))
         else:
-            done = self.train(n_steps=self.steps_per_refresh)
-        self._previous_refresh = (done, started, time.perf_counter() - started)
+            done = self._absorb(self._ask(self.trainer.train, self.steps_per_refresh))
+        if self._previous_refresh is not None:
+            self.steps_per_second = done / max(1e-6, started - self._previous_refresh)
+        self._previous_refresh = started
         return done
 
-    @property
-    def training_budget(self) -> float:
-        return max(MIN_TRAINING_SECONDS, CYCLE_TARGET_SHARE * REFRESH_SECONDS - self.overhead_seconds)
+    def _race(self, n_steps: int | None, seconds: float | None) -> int:
+        generation, started, done = self.generation, time.perf_counter(), 0
+        try:
+            while (done < n_steps) if n_steps is not None else (time.perf_counter() - started < seconds):
+                with self.lock:
+                    if self.generation != generation or self.race is None:
+                        break
+                    if not self.race.advance(1):
+                        self._finish_race()
+                        break
+                done += 1
+        except Exception as error:  # a bug must not take the page down: say so in one line, log the rest
+            _log.exception("race step failed")
+            self.messages["train"] = f"the race stopped by an internal error: {one_line(error)}"
+            self.playing, self.race = False, None
+        return done
 
-    def _record(self, record: StepRecord) -> None:
-        d = record.diagnostics
-        self.steps.append(
-            step=record.step,
-            epoch=record.epoch,
-            method=record.method,
-            loss=record.loss,
-            kl=record.kl,
-            column_losses=record.column_losses,
-            gradient_norms=d.norms,
-            weights=d.weights,
-            conflicts=d.n_conflicts,
-            seconds=record.seconds,
-        )
-        self.latest = record
-        self.window.add(d)
-        if d.cosines is not None:
-            self.latest_cosines = d.cosines
+    # --- what the worker sends back -----------------------------------------------------
+    def _ask(self, call: Callable[..., Value], *args: Any) -> Value | None:
+        """``call`` on the remote trainer; a full pool, a lost worker or a bug in it stops
+        playing with a one-line message (None back). DataError is the caller's to handle."""
+        try:
+            return call(*args)
+        except PoolFull as full:
+            self.messages["train"] = str(full)
+        except SessionEnded as ended:  # the worker died again at once
+            self.messages["train"] = f"training stopped: {ended}"
+        except WorkerError as error:
+            self.messages["train"] = f"training stopped by an internal error: {error}"
+        finally:
+            self._notice()
+        self.playing = False
+        return None
 
-    def _evaluate(self) -> None:
+    def _notice(self) -> None:
+        trainer = self.trainer
+        if trainer.notice is not None:
+            self.messages["train"], trainer.notice = trainer.notice, None
+        if trainer.rewound_to is not None:
+            with self.lock:
+                step, trainer.rewound_to = trainer.rewound_to, None
+                self.steps = truncated(self.steps, step)
+                self.evaluations = truncated(self.evaluations, step)
+                if self.latest is not None and self.latest.step > step:
+                    self.latest = None
+
+    def _absorb(self, update: Update | None) -> int:
+        """Add the steps and evaluations of ``update`` to the histories; how many steps."""
+        if update is None:
+            return 0
         with self.lock:
-            evaluation = self.trainer.evaluate("val", max_rows=EVALUATION_ROWS)
-            step = self.trainer.step_count
-            self.verdicts = diagnose_run(self.trainer, evaluation, self.window, "val", EVALUATION_ROWS).sentences()
+            for row in update.rows:
+                self.steps.append(**row)
+            if update.latest is not None:
+                self.latest = update.latest
+            if update.cosines is not None:
+                self.latest_cosines = update.cosines
+            for scored in update.evaluations:
+                self._scored(scored)
+            if update.message is not None:
+                self.messages["train"] = update.message
+                self.playing = False
+        return len(update.rows)
+
+    def _scored(self, scored: Scored) -> None:
+        evaluation = scored.evaluation
         self.previous_evaluation, self.evaluation = self.evaluation, evaluation
-        self._evaluated_at = step
+        self._evaluated_at, self.verdicts = scored.step, scored.verdicts
         self.evaluations.append(
-            step=step,
+            step=scored.step,
             mean_error=evaluation.mean_error,
             errors=np.array([s.error for s in evaluation.scores]),
             overlooked=np.array([s.overlooked for s in evaluation.scores]),
@@ -287,6 +332,7 @@ class DashboardState(RaceControls):
 
     def snapshot(self) -> Snapshot:
         with self.lock:
+            assert self.evaluation is not None, "no snapshot before the run is in a worker"
             recorded = len(self.steps) > 0
             return Snapshot(
                 table_name=self.table.name,
@@ -307,70 +353,21 @@ class DashboardState(RaceControls):
                 verdicts=self.verdicts,
             )
 
-    def current_marginals(self) -> Marginals:
+    def current_marginals(self) -> Marginals | None:
         """The marginals, recomputed when the model changed since -- while playing, only
-        every MARGINALS_EVERY_REFRESHES refreshes."""
+        every MARGINALS_EVERY_REFRESHES refreshes. None only if the worker could not make them."""
         with self.lock:
             stale = self.marginals is None or self.marginals.step != self.trainer.step_count
             due = self.marginals is None or not self.playing or self.refreshes % MARGINALS_EVERY_REFRESHES == 0
             if stale and due:
-                self.marginals = compute_marginals(self.trainer, self.table.data, MARGINAL_ROWS, MARGINAL_SEED)
+                self.marginals = self._ask(self.trainer.marginals, MARGINAL_ROWS, MARGINAL_SEED) or self.marginals
             return self.marginals
 
-    # --- the table and its schema ---------------------------------------------------
-    def load_sample(self, name: str) -> bool:
-        try:
-            table = load_sample_table(name)
-            self._replace_trainer(table, table.schema, self.config)
-        except DataError as error:
-            self.messages["data"] = str(error)
-            return False
-        self._table_changed()
-        return True
-
-    def load_upload(self, file_name: str, content: bytes) -> bool:
-        """A CSV as uploaded: read, typed, checked; on any DataError the old table and run stay."""
-        try:
-            if len(content) > UPLOAD_LIMIT_MB * 2**20:
-                raise DataError(f"the file is {len(content) / 2**20:.0f} MB; the limit is {UPLOAD_LIMIT_MB} MB")
-            table = table_from_csv(content, Path(file_name).stem or "upload")
-            self._replace_trainer(table, table.schema, self.config)
-        except DataError as error:
-            self.messages["data"] = f"{file_name}: {error}"
-            return False
-        except Exception as error:  # any bytes can arrive: an unforeseen failure is still a message
-            _log.exception("reading upload %r failed", file_name)
-            self.messages["data"] = f"{file_name}: cannot be read as a table ({_one_line(error)})"
-            return False
-        self._table_changed()
-        return True
-
-    def _table_changed(self) -> None:
-        self.schema_version += 1
-        for place in ("data", "schema", "config", "train"):
-            self.messages.pop(place, None)
-
-    def override_column(
-        self, name: str, new_type: ColumnType | str | None = None, excluded: bool | None = None
-    ) -> bool:
-        """Retype, exclude or include one column; takes effect at the next Apply."""
-        try:
-            schema = validate_override(self.table.data, self.schema, name, new_type, excluded=excluded)
-            check_usable(self.table.data, schema)
-        except DataError as error:
-            self.messages["schema"] = str(error)
-            return False
-        finally:
-            # the editor is redrawn from the schema either way: a refused edit disappears from it
-            self.schema_version += 1
-        self.schema = schema
-        self.messages.pop("schema", None)
-        return True
-
-    def discard_schema_edits(self) -> None:
-        self.schema = self.trainer.schema
-        self.schema_version += 1
-        self.messages.pop("schema", None)
+    def bundle(self) -> bytes:
+        """The model bundle (.zip), as dashboard.exports.bundle_zip writes it, made in the worker."""
+        race = self.race_result
+        info = {"table": self.table.name, "method": self.trainer.method, "epochs": self.trainer.epoch}
+        return self.trainer.bundle({**info, "race": race and race.to_dict()})
 
 
 def new_state() -> DashboardState:
@@ -391,7 +388,3 @@ def new_state() -> DashboardState:
 def get_state() -> DashboardState:
     """This browser session's table and run, created on its first page load."""
     return session_object(TRAIN_KEY, new_state)
-
-
-def _one_line(error: Exception) -> str:
-    return " ".join(str(error).split()) or type(error).__name__

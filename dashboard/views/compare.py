@@ -7,8 +7,9 @@ share; Start. Set-up and comparison live in the session's ``CompareState``
 the table and schema it was started with.
 
 One fragment, re-run every REFRESH_SECONDS while any run is active, trains for about
-TRAINING_SECONDS -- always stepping the run that is furthest behind, so the runs move
-forward together -- then redraws the run table and the charts. Each run's Pause,
+TRAINING_SECONDS -- always stepping the runs that are furthest behind, so the runs move
+forward together; configurations of one model and batch size step together, stacked in
+one model -- then redraws the run table and the charts. Each run's Pause,
 Resume and Cancel buttons live in the fragment; when a click or the end of training
 changes whether anything is active, the whole page is redrawn (the timer with it).
 
@@ -157,6 +158,13 @@ def _fairness(comparison: Comparison) -> None:
         st.caption("Nothing: the configurations are identical (a check of determinism).")
     else:
         st.dataframe(differences, key="cmp_differences", width="content")
+    if comparison.stacked:
+        st.caption(
+            "Trained side by side in one stacked model: each step moves every run, with the numbers "
+            "it would have trained alone."
+        )
+    else:
+        st.caption("Trained one step at a time, in turn: stacking needs one model and one batch size.")
 
 
 def _live(comparison: Comparison, ticking: bool) -> None:

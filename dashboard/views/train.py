@@ -1,9 +1,11 @@
 """The train view: controls in the sidebar, the live run in the page.
 
-One fragment, re-run back to back while playing (a refresh about every
-REFRESH_SECONDS, see dashboard/state/train.py), trains and redraws the live part
-(counters, the error table, the charts). Everything else -- controls,
-messages, exports -- is drawn on full reruns only, that is after a click.
+One fragment, re-run while playing, fetches what the session's worker trained since the
+last refresh (see dashboard/state/train.py) and redraws the live part (counters, the error
+table, the charts): about every REFRESH_SECONDS on auto speed, back to back at a set speed.
+Everything else -- controls, messages, exports -- is drawn on full reruns only, that is
+after a click. While the server has no room for another training session, the page says so
+and the rest of the app stays open.
 """
 
 from __future__ import annotations
@@ -29,12 +31,12 @@ from dashboard.charts.training import (
     marginal_grid,
     marginal_shares,
 )
-from dashboard.exports import bundle_zip, histories_json, history_frame, metrics_frame
 from dashboard.links import MAX_SEED
 from dashboard.state.race import FIX_IT_HELP, RacePicture, race_summary
 from dashboard.state.snapshot import Marginals, Snapshot
 from dashboard.state.train import EVALUATION_ROWS, FRAGMENT_TIMER_SECONDS, REFRESH_SECONDS, DashboardState, get_state
-from dashboard.widgets import PLOTLY_CONFIG, bind, download_buttons, method_pickers, training_inputs, whole_number_input
+from dashboard.views.train_exports import exports
+from dashboard.widgets import PLOTLY_CONFIG, bind, method_pickers, training_inputs, whole_number_input
 
 AUTO = "auto"
 SPEEDS = (AUTO, 1, 2, 5, 10, 20, 50, 100, 200, 500)
@@ -46,11 +48,25 @@ def render() -> None:
     _sidebar(state)
     if "train" in state.messages:
         st.error(state.messages["train"], icon="⚠️")
+    if not state.training_available:
+        st.info(
+            "Training is not available to this session now; the Data, Compare and Learn views work as usual. "
+            "Press **Play** or **Step** to try again.",
+            icon=":material/hourglass_empty:",
+        )
+        return
     if state.race_result is not None:
         st.success(race_summary(state.race_result), icon=":material/emoji_events:")
-    live = st.fragment(_live, run_every=FRAGMENT_TIMER_SECONDS if state.playing else None)
+    live = st.fragment(_live, run_every=_refresh_every(state))
     live(state)
-    _exports(state)
+    exports(state)
+
+
+def _refresh_every(state: DashboardState) -> float | None:
+    if not state.playing:
+        return None
+    free_running = state.steps_per_refresh is None and state.race is None
+    return REFRESH_SECONDS if free_running else FRAGMENT_TIMER_SECONDS
 
 
 # --- controls ---------------------------------------------------------------------
@@ -81,7 +97,7 @@ def _sidebar(state: DashboardState) -> None:
         "Steps per refresh",
         SPEEDS,
         **bind("speed", state.steps_per_refresh or AUTO, lambda speed: _set_speed(state, speed)),
-        help=f"auto: train for most of each refresh, so the charts still update about every {REFRESH_SECONDS:g} s.",
+        help=f"auto: train without waiting for the page, which shows the new steps about every {REFRESH_SECONDS:g} s.",
     )
 
     bar.markdown("#### Method", help="Applies from the next step, on the same model.")
@@ -135,7 +151,7 @@ def _edit_draft(state: DashboardState, name: str, value: object) -> None:
 
 
 def _set_speed(state: DashboardState, speed: str | int) -> None:
-    state.steps_per_refresh = None if speed == AUTO else int(speed)
+    state.set_speed(None if speed == AUTO else int(speed))
 
 
 # --- the live part ----------------------------------------------------------------
@@ -145,7 +161,7 @@ def _live(state: DashboardState) -> None:
     if state.playing:
         racing = state.race is not None
         state.refresh()
-        if "train" in state.messages or (racing and state.race is None):
+        if "train" in state.messages or (racing and state.race is None) or not state.training_available:
             # Training stopped itself (a rejected step), or the race is over: redraw the whole
             # page, with the message on top (and, after a race, the winner's method in the sidebar).
             st.rerun()
@@ -306,6 +322,9 @@ def _gradients(now: Snapshot) -> None:
 
 def _marginals(state: DashboardState, now: Snapshot) -> None:
     marginals = state.current_marginals()
+    if marginals is None:
+        st.caption("The marginals could not be computed; see the message above.")
+        return
     names = [c.name for c in marginals.features]
     chosen = st.columns([1, 2])[0].selectbox("Column", names, key="marginal_column")
     column = marginals.features[names.index(chosen)]
@@ -341,59 +360,3 @@ def _shares(marginals: Marginals, column: Column, max_bins: int = MAX_BINS) -> p
 def _revision(now: Snapshot, chart: str) -> str:
     """Zoom survives refreshes, but not a new run."""
     return f"{chart}-{now.table_name}-{now.run_number}"
-
-
-# --- exports ----------------------------------------------------------------------
-
-
-def _exports(state: DashboardState) -> None:
-    with st.expander("Export", icon=":material/download:"):
-        st.caption("Files are produced when you click, from the run as it is then.")
-        name = state.table.name
-        producers = [
-            ("History (CSV)", "export_history_csv", f"{name}-history.csv", "text/csv", _history_csv),
-            ("History (JSON)", "export_history_json", f"{name}-history.json", "application/json", _history_json),
-            ("Column metrics (CSV)", "export_metrics", f"{name}-metrics.csv", "text/csv", _metrics_csv),
-            (
-                "Reconstructed table (CSV)",
-                "export_reconstruction",
-                f"{name}-reconstructed.csv",
-                "text/csv",
-                _reconstruction_csv,
-            ),
-            ("Model weights (.pt)", "export_weights", f"{name}-model.pt", "application/octet-stream", _weights),
-            ("Model bundle (.zip)", "export_bundle", f"{name}-bundle.zip", "application/zip", _bundle),
-        ]
-        # each file is made when its button is clicked, under the run's lock
-        files = [(*file, partial(_locked, state, produce)) for *file, produce in producers]
-        download_buttons(st.columns(len(files)), files)
-
-
-def _locked(state: DashboardState, produce):
-    with state.lock:
-        return produce(state)
-
-
-def _history_csv(state: DashboardState) -> str:
-    return history_frame(state.steps, state.names).to_csv(index=False)
-
-
-def _history_json(state: DashboardState) -> str:
-    return histories_json(state.steps, state.evaluations, state.names)
-
-
-def _metrics_csv(state: DashboardState) -> str:
-    frames = [metrics_frame(state.trainer.evaluate(split)) for split in ("val", "test")]
-    return pd.concat(frames, ignore_index=True).to_csv(index=False)
-
-
-def _reconstruction_csv(state: DashboardState) -> str:
-    return state.trainer.reconstructed_table().to_csv(index=False)
-
-
-def _weights(state: DashboardState) -> bytes:
-    return state.trainer.state_bytes()
-
-
-def _bundle(state: DashboardState) -> bytes:
-    return bundle_zip(state.trainer, state.table.name, state.race_result)

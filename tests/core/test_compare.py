@@ -159,10 +159,11 @@ def test_bad_configuration_strings_raise_a_one_line_data_error(text, named):
 # --- the live comparison ---------------------------------------------------------------
 
 
-def test_round_robin_gives_bit_identical_results_to_a_run_alone(table):
+def test_runs_step_together_with_the_results_of_runs_alone(table):
     data, schema = table
     configs = _configs("none", "imtl-g", "pcgrad")
     comparison = _comparison(table, configs, epochs=5, evaluate_every=5, evaluation_rows=None)
+    assert comparison.stack is not None  # one model and batch size: the runs step stacked
     comparison.advance(steps=3 * 20)
     for config, run in zip(configs, comparison.runs, strict=True):
         alone = Trainer(data, schema, replace(config))
@@ -176,6 +177,7 @@ def test_round_robin_gives_bit_identical_results_to_a_run_alone(table):
 def test_runs_move_forward_together_in_epochs(table):
     configs = [TrainConfig(method="none", **{**SMALL, "batch_size": 16}), TrainConfig(method="imtl-g", **SMALL)]
     comparison = _comparison(table, configs)
+    assert comparison.stack is None  # two batch sizes: stepped one by one
     comparison.advance(steps=30)
     small, large = comparison.runs
     assert small.trainer.step_count == 2 * large.trainer.step_count

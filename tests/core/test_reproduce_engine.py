@@ -17,7 +17,7 @@ from core.io import LoadedTable
 from core.ray_engine import Finished, Progress, RaySession, Task
 from core.run import train_run
 from core.synthetic import make_synthetic
-from core.trial import Trial, TrialStore, run_trial
+from core.trial import Trial, TrialStore, run_trial, run_trials_stacked
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +53,18 @@ def test_a_trial_through_ray_gives_the_numbers_of_the_same_trial_in_process(sess
     columns = through_ray["test"]["columns"]
     assert {"name", "type", "error", "paper_error", "baseline_error", "overlooked"} == set(columns[0])
     assert through_ray["test"]["mean_error"] == pytest.approx(sum(c["error"] for c in columns) / len(columns))
+
+
+def test_a_bundle_of_trials_through_ray_gives_each_trial_its_record_alone(session, table):
+    """Seeds and methods of one cell, trained stacked in one task: every record has the keys
+    and the numbers of its trial run alone (the trial files are alike)."""
+    trials = [Trial("vae", "synthetic", m, seed, 2, False, SETTINGS) for seed in (0, 1) for m in ("none", "gradnorm")]
+    [finished] = session.run([Task("bundle", run_trials_stacked, (session.put(table), trials))])
+    assert finished.error is None
+    for trial, record in zip(trials, finished.value, strict=True):
+        alone = run_trial(table, trial)
+        assert record.keys() == alone.keys() and record["timing"].keys() == alone["timing"].keys()
+        assert _numbers(record) == _numbers(alone)
 
 
 def test_the_paper_metric_scores_ordinals_by_class_shift_and_the_rest_as_the_primary_one(table):

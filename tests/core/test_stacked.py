@@ -9,8 +9,23 @@ from core.stacked import NotStackedError, StackedTrainer
 from core.synthetic import make_synthetic
 from core.trainer import TrainConfig, Trainer
 
-# seeds, methods (a stateful one, a random one) and learning rates mixed
-RUNS = [(0, "none", 1e-3), (1, "imtl-g", 2e-3), (0, "pcgrad", 1e-3), (2, "gradnorm", 3e-3), (1, "aligned-mtl", 1e-3)]
+# seeds, methods (stateful ones, random ones, solvers, a cocktail) and learning rates mixed;
+# two runs of a method are batched together, so PCGrad and IMTL-G appear twice
+RUNS = [
+    (0, "none", 1e-3),
+    (1, "imtl-g", 2e-3),
+    (2, "imtl-g", 1e-3),
+    (0, "pcgrad", 1e-3),
+    (1, "pcgrad", 1e-3),
+    (2, "gradnorm", 3e-3),
+    (1, "aligned-mtl", 1e-3),
+    (0, "mgda-ub", 1e-3),
+    (2, "upgrad", 1e-3),
+    (1, "cagrad", 1e-3),
+    (0, "nash-mtl", 1e-3),
+    (2, "graddrop", 1e-3),
+    (1, "imtl-g+pcgrad", 1e-3),
+]
 
 
 @pytest.fixture(scope="module")
@@ -19,8 +34,9 @@ def table():
 
 
 def _configs(model):
+    # 18 hidden features: 16 go through batch normalisation's vector loop, 2 its scalar one
     return [
-        TrainConfig(model=model, batch_size=64, hidden=16, layers=2, seed=s, method=m, lr=lr, importance_samples=3)
+        TrainConfig(model=model, batch_size=64, hidden=18, layers=2, seed=s, method=m, lr=lr, importance_samples=3)
         for s, m, lr in RUNS
     ]
 

@@ -3,6 +3,7 @@ widgets clicked through the test API, the session state read back."""
 
 from __future__ import annotations
 
+import time
 import tomllib
 
 import numpy as np
@@ -209,6 +210,11 @@ def test_a_diverging_learning_rate_stops_playing_with_a_message_and_keeps_the_ru
     assert state.config.lr == 10.0
     trainer = state.trainer
     click(at, "play")
+    # the worker trains on its own; each rerun's refresh fetches what it did, the rejected step included
+    deadline = time.monotonic() + 60
+    while state.playing and time.monotonic() < deadline:
+        time.sleep(0.2)
+        at.run()
     assert not state.playing
     assert len(at.error) == 1 and "Try a lower learning rate (now 10)" in at.error[0].value
     # the steps before the rejected one are kept, weights finite, and the page still works

@@ -97,6 +97,7 @@ def test_start_trains_three_configurations_together_and_writes_the_link(started)
     assert "Only the gradient combination differs" in at.success[0].value
     assert "same minibatches in the same order" in at.success[0].value
     assert list(at.dataframe[0].value.index) == ["method"]
+    assert comparison.stacked and any("one stacked model" in c.value for c in at.caption)
 
 
 def test_the_charts_show_every_configuration_on_shared_axes(started):

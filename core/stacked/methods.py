@@ -1,0 +1,128 @@
+"""Methods applied to the runs that share them at once, on R x K x K Gramians.
+
+Each function of ``BATCHED_WEIGHTS`` is a method of ``core.mtl`` with a leading run
+axis: the same operations in the same order, so every run's weights are bit for bit
+those the method gives the run alone (the equality tests check it). Where the single
+method branches on the data (a Gramian that is not safely invertible, a zero row), the
+runs that take the other branch are handed to the single method itself. Randomness
+comes from each run's own instance's generator, drawn as it draws.
+
+The methods of ``GRAMIAN_WEIGHTED`` solve for their weights iteratively (an active set,
+Newton steps, NNLS) or keep state, so each run's instance solves on its own Gramian; they
+read nothing of the gradients but the Gramian and return ``system.combination(weights)``,
+so the rows (``GramianOnly``) stay unformed and the combined directions, their rescaling
+and their checks are then batched across the runs like the others'.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import cast
+
+import torch
+from torch import Tensor
+
+from core.mtl.aligned_mtl import AlignedMTL
+from core.mtl.base import Method
+from core.mtl.cagrad import CAGrad
+from core.mtl.dwa import DynamicWeightAverage
+from core.mtl.gradnorm import GradNorm
+from core.mtl.gradvac import GradVac
+from core.mtl.imtl_g import _SMALL_SUM_RTOL, IMTLG, imtl_g_weights
+from core.mtl.linalg import INDEPENDENT_ABOVE, dependence_filter
+from core.mtl.mgda import MGDAUB
+from core.mtl.nash_mtl import NashMTL
+from core.mtl.nsgd import NormalisedGradients
+from core.mtl.orders import random_orders
+from core.mtl.pcgrad import PCGrad
+from core.mtl.rlw import RandomLossWeighting
+from core.mtl.uncertainty import UncertaintyWeighting
+from core.mtl.upgrad import UPGrad
+
+# weights (runs x K, float64) of the runs whose Gramians are given (runs x K x K, every
+# row active), their methods in the same order
+BatchedWeights = Callable[[Tensor, Sequence[Method]], Tensor]
+
+
+def _cosines(gramians: Tensor) -> tuple[Tensor, Tensor]:
+    """``linalg.cosine_matrix`` of each Gramian."""
+    norms = gramians.diagonal(dim1=1, dim2=2).clamp_min(0).sqrt()
+    return gramians / norms[:, :, None] / norms[:, None, :], norms
+
+
+def imtl_g(gramians: Tensor, methods: Sequence[Method]) -> Tensor:
+    """``imtl_g_weights`` of each Gramian. ``filtered_pinv``'s Cholesky inverse is taken for
+    all runs at once; a run whose cosine matrix it does not provably invert whole (nearly
+    dependent columns) gets its weights from the single function."""
+    cosines, norms = _cosines(gramians)
+    factors, info = torch.linalg.cholesky_ex(cosines)
+    inverses = torch.cholesky_inverse(factors)
+    bounds = torch.linalg.matrix_norm(cosines) * torch.linalg.matrix_norm(inverses)
+    whole = ((info == 0) & torch.isfinite(bounds) & (bounds * INDEPENDENT_ABOVE**2 <= 1)).tolist()
+    pinvs = (inverses + inverses.transpose(1, 2)) / 2
+    coefficients = pinvs.sum(dim=2)
+    products = torch.stack([c @ v for c, v in zip(cosines.unbind(0), coefficients.unbind(0), strict=True)])
+    reached = dependence_filter(products.norm(dim=1) / coefficients.shape[1] ** 0.5)
+    raw = coefficients / norms
+    size = raw.abs().sum(dim=1)
+    scale = torch.maximum(raw.sum(dim=1).abs(), _SMALL_SUM_RTOL * size)
+    weights = torch.where((size == 0)[:, None], raw, reached[:, None] * raw / scale[:, None])
+    for r, kept_whole in enumerate(whole):
+        if not kept_whole:
+            weights[r] = imtl_g_weights(gramians[r])
+    return weights
+
+
+def pcgrad(gramians: Tensor, methods: Sequence[Method]) -> Tensor:
+    """``PCGrad.combine_system``'s walk, every run's rows at once; each run's visiting
+    orders drawn from its own instance's generator."""
+    gramians = gramians.cpu()
+    runs, k = gramians.shape[:2]
+    orders = torch.stack([random_orders(k, cast(PCGrad, method).generator) for method in methods])
+    coefficients = torch.eye(k, dtype=torch.float64).repeat(runs, 1, 1)
+    run_index, rows = torch.arange(runs)[:, None], torch.arange(k)[None, :]
+    for position in range(k - 1):
+        others = orders[:, :, position]  # runs x K: the column row i looks at
+        inner = (coefficients * gramians[run_index, others]).sum(dim=2)
+        shift = torch.where(inner < 0, inner / gramians[run_index, others, others], 0.0)
+        coefficients[run_index, rows, others] -= shift
+    return coefficients.sum(dim=1)
+
+
+BATCHED_WEIGHTS: dict[type[Method], BatchedWeights] = {IMTLG: imtl_g, PCGrad: pcgrad}
+
+GRAMIAN_WEIGHTED: tuple[type[Method], ...] = (
+    AlignedMTL,
+    CAGrad,
+    DynamicWeightAverage,
+    GradNorm,
+    GradVac,
+    MGDAUB,
+    NashMTL,
+    NormalisedGradients,
+    RandomLossWeighting,
+    UncertaintyWeighting,
+    UPGrad,
+)
+
+
+class GramianOnly:
+    """``GradientRows`` known by their Gramian alone, for a method of ``GRAMIAN_WEIGHTED``:
+    ``mix`` gives an empty direction, which the caller replaces by the batched one."""
+
+    def __init__(self, gramian: Tensor, width: int, dtype: torch.dtype):
+        self._gramian = gramian
+        self.shape = torch.Size((gramian.shape[0], width))
+        self.dtype, self.device = dtype, gramian.device
+
+    def gramian(self) -> Tensor:
+        return self._gramian
+
+    def mix(self, weights: Tensor) -> Tensor:
+        return torch.empty(0, dtype=self.dtype, device=self.device)
+
+    def rows(self) -> Tensor:
+        raise NotImplementedError("these methods read only the Gramian")
+
+    def dot(self, direction: Tensor) -> Tensor:
+        raise NotImplementedError("these methods read only the Gramian")
