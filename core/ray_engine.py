@@ -102,6 +102,7 @@ class RaySession:
         self.gpus_per_task = gpus_per_task or 0.0
         self._gpus_asked = gpus_per_task
         self._owned = False
+        self._auth_mode_set = False
         self.slots = 1
 
     def __enter__(self) -> RaySession:
@@ -110,9 +111,17 @@ class RaySession:
         if local:
             # Ray swaps 127.0.0.1 for the machine's public address unless told it runs alone.
             os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-        if self.address is not None and "RAY_AUTH_MODE" not in os.environ and _has_auth_token():
+        self._auth_mode_set = self.address is not None and "RAY_AUTH_MODE" not in os.environ and _has_auth_token()
+        if self._auth_mode_set:
             # Read when ray is imported. A token-mode driver also joins clusters without tokens.
             os.environ["RAY_AUTH_MODE"] = "token"
+        try:
+            return self._start(local)
+        except BaseException:
+            self.__exit__(None, None, None)  # a session that did not start leaves nothing behind
+            raise
+
+    def _start(self, local: bool) -> RaySession:
         import ray
 
         if not ray.is_initialized():
@@ -169,6 +178,10 @@ class RaySession:
 
         if self._owned and ray.is_initialized():
             ray.shutdown()
+        if self._auth_mode_set:
+            # Left set, a later local session of this process would start its cluster's processes
+            # in token mode while its driver, configured at import, is not: they cannot talk.
+            os.environ.pop("RAY_AUTH_MODE", None)
 
     def put(self, value: object) -> Any:
         """``value`` in Ray's object store, once for every task that takes it as an argument."""

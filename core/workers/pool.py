@@ -16,6 +16,7 @@ command to reading the reply, so calls from several server threads never interle
 from __future__ import annotations
 
 import contextlib
+import gc
 import multiprocessing
 import os
 import sys
@@ -92,6 +93,10 @@ class TrainingPool:
     def open(self, session: str, *create_args: Any) -> Any:
         """Place ``session`` on the least-loaded worker and build its run there (``LiveRun``'s
         table, schema, config and state); the worker's reply. PoolFull when at the limit."""
+        if len(self._sessions) >= self.max_sessions:
+            # A closed tab's state may sit in a reference cycle: collecting it now runs its
+            # RemoteTrainer's finalizer, which gives its place back (outside the lock it takes).
+            gc.collect()
         with self._lock:
             self._reap()
             if session not in self._sessions:
