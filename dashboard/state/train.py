@@ -244,12 +244,19 @@ class DashboardState(RaceControls, TableControls):
         started = time.perf_counter()
         if self.race is not None:
             done = self._race(None, RACE_SECONDS_PER_REFRESH)
-        elif self.steps_per_refresh is None:
-            if not self.trainer.playing:
-                self._ask(self.trainer.play)
-            done = self._absorb(self._ask(self.trainer.fetch))
         else:
-            done = self._absorb(self._ask(self.trainer.train, self.steps_per_refresh))
+            # Under the lock, and only while playing: a refresh that began before a click on
+            # Pause must neither set the worker playing again nor absorb its rows after the
+            # pause's (out of order, with older facts).
+            with self.lock:
+                if not self.playing:
+                    done = 0
+                elif self.steps_per_refresh is None:
+                    if not self.trainer.playing:
+                        self._ask(self.trainer.play)
+                    done = self._absorb(self._ask(self.trainer.fetch))
+                else:
+                    done = self._absorb(self._ask(self.trainer.train, self.steps_per_refresh))
         if self._previous_refresh is not None:
             self.steps_per_second = done / max(1e-6, started - self._previous_refresh)
         self._previous_refresh = started

@@ -29,7 +29,7 @@ LINK = {
     "cfg": "vae:none:0.001:32,vae:imtl-g:0.001:32,vae:imtl-g+pcgrad:0.001:32",
     "data": "penguins",
     "seed": "0",
-    "epochs": "60",
+    "epochs": "400",  # long enough that the others still run while one is paused, stacked or not
 }
 LABELS = ["none", "imtl-g", "imtl-g+pcgrad"]
 
