@@ -92,26 +92,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_app(port: int) -> subprocess.Popen:
+START_TIMEOUT_S = 120
+
+
+def start_app(port: int, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """The real app on 127.0.0.1:``port`` (``env`` added to this environment), once it answers."""
+    command = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.headless", "true"]
+    command += ["--server.port", str(port), "--server.address", "127.0.0.1"]
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "dashboard/app.py",
-            "--server.headless",
-            "true",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, **(env or {})}
     )
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as reply:
@@ -120,7 +111,7 @@ def start_app(port: int) -> subprocess.Popen:
         except OSError:
             time.sleep(0.5)
     process.kill()
-    raise RuntimeError("streamlit did not start within 90 s")
+    raise RuntimeError(f"streamlit did not start within {START_TIMEOUT_S} s")
 
 
 def rss_mb(pid: int) -> float:

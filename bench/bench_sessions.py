@@ -32,36 +32,15 @@ import os
 import signal
 import statistics
 import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 from playwright.sync_api import Page, sync_playwright
 
-from bench.bench_dashboard import CHROMIUM, CHROMIUM_ARGS, WATCH_REFRESHES, free_port
+from bench.bench_dashboard import CHROMIUM, CHROMIUM_ARGS, WATCH_REFRESHES, free_port, start_app
 
 ROOT = Path(__file__).resolve().parent.parent
-START_TIMEOUT_S = 120
 WORKERS_DEFAULT = os.cpu_count() or 1
-
-
-def start_server(port: int, env: dict[str, str]) -> subprocess.Popen:
-    command = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.headless", "true"]
-    command += ["--server.port", str(port), "--server.address", "127.0.0.1"]
-    process = subprocess.Popen(
-        command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, **env}
-    )
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as reply:
-                if reply.read() == b"ok":
-                    return process
-        except OSError:
-            time.sleep(0.5)
-    process.kill()
-    raise RuntimeError(f"streamlit did not start within {START_TIMEOUT_S} s")
 
 
 def process_tree(pid: int) -> list[int]:
@@ -235,7 +214,7 @@ def main() -> None:
         "OVERLOOK_TRAINING_WORKERS": str(args.workers),
         "OVERLOOK_MAX_TRAINING_SESSIONS": str(4 * sum(args.sessions)),
     }
-    server = start_server(port, env)
+    server = start_app(port, env)
     results = []
     try:
         with sync_playwright() as playwright:
