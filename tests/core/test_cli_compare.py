@@ -165,6 +165,8 @@ def test_unreadable_data_exits_2(tmp_path, capsys):
 
 
 def test_ctrl_c_stops_the_workers_with_one_line_and_keeps_finished_runs(table_path, tmp_path):
+    # Started with SIGINT ignored, as a shell without job control starts a background command:
+    # the signal must stop the grid all the same.
     process = subprocess.Popen(
         [
             sys.executable,
@@ -186,6 +188,7 @@ def test_ctrl_c_stops_the_workers_with_one_line_and_keeps_finished_runs(table_pa
         cwd=REPO,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     first = process.stderr.readline()  # the first finished run: the pool is at work
     process.send_signal(signal.SIGINT)
