@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -186,9 +185,6 @@ def _run_compare(args: argparse.Namespace) -> int:
         make_method(method)
     table = load_table(args.data, types=args.types)
     base = _config(args, device="cpu").validate()
-    # A shell without job control starts background commands with SIGINT ignored; Ctrl-C and
-    # `kill -INT` must stop the grid cleanly however the command was started.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         outcomes = run_grid(
             table,

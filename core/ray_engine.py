@@ -30,7 +30,9 @@ import heapq
 import itertools
 import logging
 import os
+import signal
 import socket
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -45,6 +47,7 @@ MAX_RETRIES = 3
 CONNECT_TIMEOUT_S = 5.0
 GPU_SHARE = 0.25  # of one GPU per task, by default, on a cluster with GPUs: the models are small
 _LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # a session turns both into KeyboardInterrupt
 _WAIT_S = 1.0  # how long one wait for results blocks, so Ctrl-C is seen promptly
 
 
@@ -103,6 +106,7 @@ class RaySession:
         self._gpus_asked = gpus_per_task
         self._owned = False
         self._auth_mode_set = False
+        self._signal_handlers: dict[int, Any] = {}
         self.slots = 1
 
     def __enter__(self) -> RaySession:
@@ -115,8 +119,13 @@ class RaySession:
         if self._auth_mode_set:
             # Read when ray is imported. A token-mode driver also joins clusters without tokens.
             os.environ["RAY_AUTH_MODE"] = "token"
+        if threading.current_thread() is threading.main_thread():
+            # Saved before Ray starts: it installs a SIGTERM handler of its own.
+            self._signal_handlers = {number: signal.getsignal(number) for number in STOP_SIGNALS}
         try:
-            return self._start(local)
+            self._start(local)
+            self._stop_cleanly_on_signals()
+            return self
         except BaseException:
             self.__exit__(None, None, None)  # a session that did not start leaves nothing behind
             raise
@@ -178,10 +187,25 @@ class RaySession:
 
         if self._owned and ray.is_initialized():
             ray.shutdown()
+        for number, handler in self._signal_handlers.items():
+            if handler is not None:  # None: set outside Python, nothing to give back
+                signal.signal(number, handler)
+        self._signal_handlers = {}
         if self._auth_mode_set:
             # Left set, a later local session of this process would start its cluster's processes
             # in token mode while its driver, configured at import, is not: they cannot talk.
             os.environ.pop("RAY_AUTH_MODE", None)
+
+    def _stop_cleanly_on_signals(self) -> None:
+        """Ctrl-C and ``kill`` (SIGTERM) stop the driver as Ctrl-C does, with KeyboardInterrupt, so
+        the caller keeps what finished. SIGINT is set explicitly: a command started in the
+        background by a shell without job control has it ignored."""
+
+        def stop(number: int, frame: object) -> None:
+            raise KeyboardInterrupt
+
+        for number in self._signal_handlers:
+            signal.signal(number, stop)
 
     def put(self, value: object) -> Any:
         """``value`` in Ray's object store, once for every task that takes it as an argument."""

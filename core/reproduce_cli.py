@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 from pathlib import Path
 
@@ -65,7 +64,6 @@ def run(args: argparse.Namespace) -> int:
     try:
         if reproduction.has_work():
             with RaySession(workers=workers, address=args.address, gpus_per_task=args.gpus_per_trial) as session:
-                _stop_cleanly_on_signals()
                 where = f"Ray cluster {args.address}" if args.address else "local Ray"
                 _note(f"{where}: {session.slots} trial{'s' if session.slots != 1 else ''} at a time")
                 _notes(reproduction, args.out)
@@ -85,18 +83,6 @@ def run(args: argparse.Namespace) -> int:
     print(Path(paths[1]).read_text())
     print(f"{reproduction.ran} trials run; tables written to {paths[0]} and {paths[1]}")
     return EXIT_FAILED if reproduction.failed else EXIT_OK
-
-
-def _stop_cleanly_on_signals() -> None:
-    """Ctrl-C and ``kill`` (SIGTERM) both stop the grid as Ctrl-C does: what finished is kept.
-    Set once Ray is up (it installs its own SIGTERM handler), and SIGINT set explicitly: a
-    command started in the background by a shell without job control has it ignored."""
-
-    def stop(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
 
 
 def _notes(reproduction: Reproduction, out: str) -> None:

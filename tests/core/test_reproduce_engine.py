@@ -145,3 +145,19 @@ def test_the_trial_store_holds_only_whole_records(tmp_path, table):
     (tmp_path / "trials" / "other.json").write_text(json.dumps({"key": "not-its-name"}))
     assert list(store.finished()) == [record["key"]]
     assert path.name == f"{record['key']}.json" and not list((tmp_path / "trials").glob(".*partial"))
+
+
+def test_a_session_turns_ctrl_c_and_sigterm_into_keyboard_interrupt_and_gives_the_handlers_back(session):
+    numbers = (signal.SIGINT, signal.SIGTERM)
+    outer = {number: signal.getsignal(number) for number in numbers}
+    try:
+        for number in numbers:  # ignored, as in a command a shell started in the background
+            signal.signal(number, signal.SIG_IGN)
+        with RaySession(workers=1):  # joins the module's Ray
+            for number in numbers:
+                with pytest.raises(KeyboardInterrupt):
+                    signal.getsignal(number)(number, None)
+        assert [signal.getsignal(number) for number in numbers] == [signal.SIG_IGN, signal.SIG_IGN]
+    finally:
+        for number, handler in outer.items():
+            signal.signal(number, handler)
