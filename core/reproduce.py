@@ -15,6 +15,10 @@ loses nothing it finished and a rerun with the same ``DIR`` runs only what is mi
 Cells run in order (a cell's scan, then its table, then the next cell), so with few
 workers the table fills cell by cell.
 
+The tables hold every cell any run into ``DIR`` has had (``DIR/cells.json``), so a rerun
+with fewer models or data sets adds its cells and keeps the others' rows; a cell run again
+with other settings takes its new settings' row.
+
 Settings per cell: the paper's (``core.paper_table1.paper_settings``), then the
 overrides in the order given, each ``[SCOPE.]name=value`` with an optional model or
 data set name as scope and a TrainConfig field (or ``epochs``) as name.
@@ -24,7 +28,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -33,7 +37,7 @@ from core.errors import DataError
 from core.io import LoadedTable, load_table
 from core.models import model_class
 from core.mtl import make_method
-from core.paper_table1 import BUNDLED, DATASETS, NOT_BUNDLED, dataset_path, paper_settings
+from core.paper_table1 import BUNDLED, DATASETS, MODEL_LABELS, NOT_BUNDLED, dataset_path, paper_settings
 from core.ray_engine import Finished, Progress, RaySession, Task
 from core.table1_report import write_tables
 from core.trial import Cell, Trial, TrialStore, run_trials_stacked, settings_tuple, write_atomically
@@ -169,6 +173,8 @@ class Reproduction:
         self.records = self.store.finished()
         self.choices_path = self.out / "choices.json"
         self.choices: dict[str, dict] = _read_json(self.choices_path)
+        self.cells_path = self.out / "cells.json"
+        self.earlier_cells = _read_cells(self.cells_path)
         self.failed: list[Finished] = []
         self.ran = 0
         self._refs: dict[str, object] = {}
@@ -337,8 +343,46 @@ class Reproduction:
             "seeds counts the finished ones; paper: the paper's cell (ordinals by class shift, median of 5 seeds), "
             "to compare with mean_error_paper_metric.",
         ]
+        self._record_cells()
+        cells = self.table_cells()
         chosen = {cell.name: self.choice(cell) for cell in self.cells}
-        return write_tables(self.out, self.cells, chosen, self.records, p.seeds, notes)
+        for cell in cells:
+            if cell.name not in chosen:  # an earlier run's cell: the choice its scan made
+                chosen[cell.name] = self.choices.get(cell.name, {}).get("method")
+        return write_tables(self.out, cells, chosen, self.records, p.seeds, notes)
+
+    def table_cells(self) -> list[Cell]:
+        """This run's cells and every earlier run's of the same variant, in the paper's
+        order (models, then data sets); a cell of this run replaces its earlier entry."""
+        current = {cell.name for cell in self.cells}
+        earlier = [c for c in self.earlier_cells if c.name not in current and c.impute == self.protocol.impute]
+        models = list(MODEL_LABELS)
+
+        def order(cell: Cell) -> tuple[int, int]:
+            rank = models.index(cell.model) if cell.model in models else len(models)
+            return rank, DATASETS.index(cell.dataset) if cell.dataset in DATASETS else len(DATASETS)
+
+        return sorted([*self.cells, *earlier], key=order)
+
+    def _record_cells(self) -> None:
+        """Add this run's cells to ``DIR/cells.json`` (with the first tables, before any
+        work, so that a stopped run's cells stay in the tables of the runs after it)."""
+        current = {cell.name: cell for cell in self.cells}
+        cells = [c for c in self.earlier_cells if c.name not in current] + self.cells
+        entries = [{**asdict(c), "settings": dict(c.settings)} for c in cells]
+        self.out.mkdir(parents=True, exist_ok=True)
+        write_atomically(self.cells_path, json.dumps(entries, indent=1))
+        self.earlier_cells = cells
+
+
+def _read_cells(path: Path) -> list[Cell]:
+    try:
+        entries = json.loads(path.read_text())
+        return [Cell(**{**e, "settings": settings_tuple(e["settings"])}) for e in entries]
+    except FileNotFoundError:
+        return []
+    except (ValueError, TypeError, KeyError):
+        raise DataError(f"{path} is not a list of Table 1 cells: move it away to start its list again") from None
 
 
 def _read_json(path: Path) -> dict:

@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 
 from core.cli import main
+from core.reproduce import parse_override
 from core.table1_report import COLUMNS
 from tests.paths import REPO
 
@@ -258,3 +259,57 @@ def test_kill_stops_the_grid_as_ctrl_c_does_even_when_started_in_the_background(
     assert process.wait(timeout=120) == 130, rest
     assert rest.splitlines()[-1].startswith("error: interrupted") and "Traceback" not in rest
     assert _trials(tmp_path)  # what finished is on disk
+
+
+def _scored(key: str, error: float) -> dict:
+    scores = {"mean_error": error, "mean_error_paper_metric": error, "overlooked": 1}
+    return {"key": key, "stopped_by": None, "test": scores}
+
+
+def test_a_rerun_with_other_models_and_data_sets_keeps_the_earlier_cells_rows(tmp_path):
+    from core.reproduce import Protocol, Reproduction
+
+    def reproduction(models: tuple[str, ...], datasets: tuple[str, ...], epochs: int) -> Reproduction:
+        overrides = (parse_override(f"epochs={epochs}"),)
+        protocol = Protocol(models, datasets, seeds=1, scan_epochs=1, candidates=("pcgrad",), overrides=overrides)
+        return Reproduction(protocol, tmp_path)
+
+    def rows() -> dict[tuple[str, str, str], dict]:
+        table = pd.read_csv(tmp_path / "table.csv", keep_default_na=False)
+        return {(r.model, r.dataset, r.training): r._asdict() for r in table.itertuples()}
+
+    first = reproduction(("vae",), ("Wine",), 3)
+    wine = next(c for c in first.cells if c.dataset == "Wine")
+    first.write_tables()  # the first tables: the trial below finishes in a second run
+    first.store.write(_scored(wine.trial("none", 0, 3).key, 0.25))
+    first.write_tables()
+
+    second = reproduction(("iwae",), ("HI",), 3)
+    hi = next(c for c in second.cells if c.dataset == "HI")
+    second.store.write(_scored(hi.trial("none", 0, 3).key, 0.5))
+    second.records = second.store.finished()
+    second.write_tables()
+    table = rows()
+    assert float(table["vae", "Wine", "plain"]["mean_error"]) == 0.25  # the first run's row, kept
+    assert float(table["iwae", "HI", "plain"]["mean_error"]) == 0.5
+    assert ("vae", "IMDB", "plain") in table and ("iwae", "IMDB", "plain") in table
+    assert list(dict.fromkeys(m for m, _, _ in table)) == ["vae", "iwae"]  # the paper's model order
+    assert "vae/Wine: 3 epochs" in (tmp_path / "table.md").read_text()
+
+    # The same cell at another length: its new row, not the old one beside it.
+    third = reproduction(("vae",), ("Wine",), 5)
+    third.write_tables()
+    table = rows()
+    assert table["vae", "Wine", "plain"]["epochs"] == 5 and table["vae", "Wine", "plain"]["seeds"] == 0
+    assert ("iwae", "HI", "plain") in table
+    assert sum(k == ("vae", "Wine", "plain") for k in table) == 1
+
+
+def test_a_damaged_list_of_cells_is_named_in_one_error(tmp_path):
+    from core.errors import DataError
+    from core.reproduce import Protocol, Reproduction
+
+    (tmp_path / "cells.json").write_text('[{"model": "vae"}]')
+    protocol = Protocol(("vae",), ("Wine",), seeds=1, scan_epochs=1, candidates=("pcgrad",))
+    with pytest.raises(DataError, match="cells.json is not a list of Table 1 cells"):
+        Reproduction(protocol, tmp_path)
