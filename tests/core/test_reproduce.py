@@ -311,5 +311,5 @@ def test_a_damaged_list_of_cells_is_named_in_one_error(tmp_path):
 
     (tmp_path / "cells.json").write_text('[{"model": "vae"}]')
     protocol = Protocol(("vae",), ("Wine",), seeds=1, scan_epochs=1, candidates=("pcgrad",))
-    with pytest.raises(DataError, match="cells.json is not a list of Table 1 cells"):
+    with pytest.raises(DataError, match=r"cells\.json is not a list of Table 1 cells"):
         Reproduction(protocol, tmp_path)
