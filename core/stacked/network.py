@@ -69,29 +69,47 @@ def _norm_groups(runs: int, features: int, on_cpu: bool) -> list[list[tuple[int,
     ]
 
 
+def _pieces(t: Tensor, groups: list[list[tuple[int, int, int]]], dim: int) -> dict[tuple[int, int], Tensor]:
+    """Run r's features lo:hi of ``t`` (runs on axis 0, features on ``dim`` of each run) for
+    every (r, lo, hi) of ``groups``, by ``unbind`` and ``split``: their backward passes
+    stack and concatenate the pieces' gradients, where indexing a slice would zero-fill a
+    gradient of the whole tensor for each piece (most of the stacked step's time)."""
+    bounds: dict[int, list[tuple[int, int]]] = {}
+    for group in groups:
+        for r, lo, hi in group:
+            bounds.setdefault(r, []).append((lo, hi))
+    pieces = {}
+    for r, run in enumerate(t.unbind(0)):
+        spans = sorted(bounds.get(r, []))
+        for (lo, _), piece in zip(spans, run.split([hi - lo for lo, hi in spans], dim), strict=True):
+            pieces[(r, lo)] = piece
+    return pieces
+
+
 def batch_norm(params: StackedTensors, buffers: StackedTensors, prefix: str, h: Tensor, training: bool) -> Tensor:
     """``BatchNorm1d`` (momentum 0.1, eps 1e-5, its defaults) of each run's B x features
     slice, its running statistics updated in place, the runs' features side by side in as
     few kernel calls as give every feature the numbers it has alone (``_norm_groups``)."""
     runs, _, features = h.shape
     mean, var = buffers[f"{prefix}.running_mean"], buffers[f"{prefix}.running_var"]
-    weight, bias = params[f"{prefix}.weight"], params[f"{prefix}.bias"]
+    groups = _norm_groups(runs, features, h.device.type == "cpu")
+    inputs = _pieces(h, groups, 1)
+    scales, shifts = (_pieces(params[f"{prefix}.{name}"], groups, 0) for name in ("weight", "bias"))
     pieces: dict[tuple[int, int], Tensor] = {}
-    for group in _norm_groups(runs, features, h.device.type == "cpu"):
+    for group in groups:
         # fresh copies throughout: a slice of a stacked tensor may sit at an address that
         # takes the kernel down another path
-        x = torch.cat([h[r, :, lo:hi] for r, lo, hi in group], 1)
+        x = torch.cat([inputs[(r, lo)] for r, lo, _ in group], 1)
         stats = [torch.cat([t[r, lo:hi] for r, lo, hi in group]) for t in (mean, var)]
-        scale = torch.cat([weight[r, lo:hi] for r, lo, hi in group])
-        shift = torch.cat([bias[r, lo:hi] for r, lo, hi in group])
+        scale = torch.cat([scales[(r, lo)] for r, lo, _ in group])
+        shift = torch.cat([shifts[(r, lo)] for r, lo, _ in group])
         y = F.batch_norm(x, stats[0], stats[1], scale, shift, training=training, momentum=0.1, eps=1e-5)
-        offset = 0
-        for r, lo, hi in group:
-            pieces[(r, lo)] = y[:, offset : offset + hi - lo]
-            if training:  # the statistics' update, back into the stacked buffers
-                mean[r, lo:hi] = stats[0][offset : offset + hi - lo]
-                var[r, lo:hi] = stats[1][offset : offset + hi - lo]
-            offset += hi - lo
+        widths = [hi - lo for _, lo, hi in group]
+        for (r, lo, _), piece in zip(group, y.split(widths, 1), strict=True):
+            pieces[(r, lo)] = piece
+        if training:  # the statistics' update, back into the stacked buffers
+            for (r, lo, hi), run_mean, run_var in zip(group, *(t.split(widths) for t in stats), strict=True):
+                mean[r, lo:hi], var[r, lo:hi] = run_mean, run_var
     if training:
         buffers[f"{prefix}.num_batches_tracked"].add_(1)
     return torch.stack([torch.cat([p for (run, _), p in sorted(pieces.items()) if run == r], 1) for r in range(runs)])
