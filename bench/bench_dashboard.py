@@ -1,13 +1,17 @@
-"""Training speed of the dashboard in a real browser, next to the headless Trainer's.
+"""Training speed of the dashboard, next to the headless Trainer's.
 
 One run, on the bundled Adult sample with batch 128 (the app's defaults):
 
   headless   Trainer.step() in a loop in this process (one torch thread, as the app's
              training workers use: core.threads)
-  dashboard  `streamlit run dashboard/app.py` driven by Playwright in headless Chromium
-             (the session trains in one of the server's worker processes, core.workers):
-             Play pressed, steps read off the page's step counter; every chart refresh
-             is timed in the page (the step counter and the loss chart must both change)
+  dashboard  `streamlit run dashboard/app.py` (the session trains in one of the server's
+             worker processes, core.workers): Play pressed, steps read off the page's
+             step counter; every refresh timed (the step counter and the loss chart must
+             both change). The page is a real headless Chromium (--client browser, driven
+             by Playwright) or a client of Streamlit's protocol that renders nothing
+             (--client protocol, bench/protocol_client.py): on a 2-core machine the
+             browser's rendering takes half a core from the server it is measuring, as
+             it would not from a server the user reaches from their own machine.
 
 headless is measured before and after the dashboard, and the mean is the reference,
 so a machine whose load drifts during the run shows it as a spread. Then, with
@@ -17,12 +21,14 @@ so a machine whose load drifts during the run shows it as a spread. Then, with
 Targets: dashboard >= 80 % of headless steps/s (issue 11); charts refreshed at least once
 a second. The machine's 1-minute load average is printed with the results.
 
-    python bench/bench_dashboard.py [--seconds 60] [--memory-seconds 600] [--json out.json]
+    python bench/bench_dashboard.py [--client browser|protocol] [--seconds 60] [--memory-seconds 600]
+        [--json out.json]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import itertools
 import json
 import os
@@ -36,6 +42,9 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the bench package
+
+from bench.protocol_client import ProtocolSession
 from core.io import load_table
 from core.samples import sample_path
 from core.threads import use_training_threads
@@ -165,6 +174,58 @@ def measure_dashboard(seconds: float, memory_seconds: float) -> dict:
     return result
 
 
+def measure_dashboard_protocol(seconds: float, memory_seconds: float) -> dict:
+    """``measure_dashboard`` with a protocol client for the page."""
+    port = free_port()
+    app = start_app(port)
+    try:
+        return asyncio.run(_protocol_session(f"http://127.0.0.1:{port}", app.pid, seconds, memory_seconds))
+    finally:
+        app.terminate()
+        try:
+            app.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            app.kill()
+
+
+async def _protocol_session(url: str, pid: int, seconds: float, memory_seconds: float) -> dict:
+    session = ProtocolSession(url)
+
+    def step() -> int:
+        return int(session.page.metrics["Step"].replace(",", ""))
+
+    try:
+        await session.open()
+        await session.click("play")
+        await asyncio.sleep(WARM_UP_SECONDS)
+        window = time.monotonic()
+        first_step, started = step(), time.perf_counter()
+        await asyncio.sleep(seconds)
+        last_step, elapsed = step(), time.perf_counter() - started
+        refreshes = [t * 1000 for t, _ in session.page.changes if t >= window]
+        chart_changes = [t * 1000 for t in session.page.element_changes.get("loss_chart", []) if t >= window]
+        result = {
+            "dashboard_steps_per_second": (last_step - first_step) / elapsed,
+            "measured_seconds": elapsed,
+            "refreshes": len(refreshes),
+            "refresh_interval_s": _intervals(refreshes),
+            "loss_chart_changes": len(chart_changes),
+            "loss_chart_interval_s": _intervals(chart_changes),
+        }
+        if memory_seconds > 0:
+            samples = []
+            begun = time.perf_counter()
+            while True:
+                samples.append((time.perf_counter() - begun, rss_mb(pid), step()))
+                if samples[-1][0] >= memory_seconds:
+                    break
+                await asyncio.sleep(MEMORY_SAMPLE_SECONDS)
+            result["memory"] = _memory_summary(samples)
+        return result
+    finally:
+        await session.close()
+
+
 def _intervals(times_ms: list[float]) -> dict:
     gaps = [(b - a) / 1000 for a, b in itertools.pairwise(times_ms)]
     if not gaps:
@@ -180,6 +241,11 @@ def _memory_over(pid: int, page, seconds: float) -> dict:
         if samples[-1][0] >= seconds:
             break
         time.sleep(MEMORY_SAMPLE_SECONDS)
+    return _memory_summary(samples)
+
+
+def _memory_summary(samples: list[tuple[float, float, int]]) -> dict:
+    """(seconds, RSS MB, step) samples, summed up."""
     return {
         "seconds": samples[-1][0],
         "steps": samples[-1][2] - samples[0][2],
@@ -192,6 +258,7 @@ def _memory_over(pid: int, page, seconds: float) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--client", choices=("protocol", "browser"), default="protocol", help="see the module doc")
     parser.add_argument("--seconds", type=float, default=60, help="how long each speed is measured")
     parser.add_argument(
         "--memory-seconds",
@@ -204,7 +271,8 @@ def main() -> None:
     use_training_threads()  # as the app's training workers do
 
     before = headless_steps_per_second(args.seconds)
-    dashboard = measure_dashboard(args.seconds, args.memory_seconds)
+    measure = measure_dashboard if args.client == "browser" else measure_dashboard_protocol
+    dashboard = measure(args.seconds, args.memory_seconds)
     after = headless_steps_per_second(args.seconds)
     headless = (before + after) / 2
     share = dashboard["dashboard_steps_per_second"] / headless
@@ -212,6 +280,7 @@ def main() -> None:
     results = {
         "dataset": "Adult",
         "batch_size": BATCH,
+        "client": args.client,
         "headless_steps_per_second": headless,
         "headless_before": before,
         "headless_after": after,
@@ -221,7 +290,7 @@ def main() -> None:
 
     print(f"headless Trainer       {headless:8.1f} steps/s  (before {before:.1f}, after {after:.1f})")
     print(
-        f"dashboard, live charts {dashboard['dashboard_steps_per_second']:8.1f} steps/s  = {share:.0%} of headless "
+        f"dashboard ({args.client}) {dashboard['dashboard_steps_per_second']:8.1f} steps/s  = {share:.0%} of headless "
         f"(target >= 80%: {'met' if share >= 0.8 else 'NOT met'}); load average {os.getloadavg()[0]:.2f}"
     )
     if refresh["mean"] is not None:

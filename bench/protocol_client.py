@@ -29,6 +29,8 @@ class PageState:
     """What the session has seen: widget ids by their key, metrics, when the watched metric changed."""
 
     widget_ids: dict[str, str] = field(default_factory=dict)
+    # when each keyed element arrived with content other than it had (a chart to redraw)
+    element_changes: dict[str, list[float]] = field(default_factory=dict)
     metrics: dict[str, str] = field(default_factory=dict)
     changes: list[tuple[float, str]] = field(default_factory=list)  # (monotonic seconds, value)
     exceptions: list[str] = field(default_factory=list)
@@ -48,6 +50,7 @@ class ProtocolSession:
         self._auto_rerun: asyncio.Task | None = None
         self._finished = asyncio.Event()
         self._running = False
+        self._contents: dict[str, bytes] = {}
 
     async def open(self, timeout: float = 180) -> None:
         """Connect and run the page once, as a browser opening it does."""
@@ -121,8 +124,13 @@ class ProtocolSession:
         proto = getattr(element, kind)
         widget_id = getattr(proto, "id", "")
         if isinstance(widget_id, str) and widget_id.startswith("$$ID-"):
-            # the id of a widget given key= ends with that key: $$ID-<hash>-<key>
-            self.page.widget_ids[widget_id.split("-", 2)[2]] = widget_id
+            # the id of an element given key= ends with that key: $$ID-<hash>-<key>
+            key = widget_id.split("-", 2)[2]
+            self.page.widget_ids[key] = widget_id
+            content = proto.SerializeToString()
+            if self._contents.get(key) != content:
+                self._contents[key] = content
+                self.page.element_changes.setdefault(key, []).append(time.monotonic())
         if kind == "metric":
             self.page.metrics[proto.label] = proto.body
             if proto.label == self.watch and (not self.page.changes or self.page.changes[-1][1] != proto.body):
