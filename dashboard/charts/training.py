@@ -11,6 +11,11 @@ Every plotly figure takes a ``uirevision``: while it stays the same between
 refreshes, plotly keeps the user's zoom and hidden traces. And a ``hover`` flag: the
 dashboard turns hover labels off while training is playing, because setting them up
 on every redraw about doubles the browser's work per refresh; zoom still works.
+
+The live charts are rebuilt on every refresh of every playing session, in the server's
+one interpreter, so each figure is made in one go -- its traces and its whole layout
+handed to ``go.Figure`` -- rather than by ``add_trace``, ``update_layout`` and
+``make_subplots``, whose per-property checks cost three to five times as much.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import plotly.graph_objects as go
 from core.column_types import SPECS, ChartKind
 from core.metrics import ColumnScore
 from core.schema import Column
-from dashboard.charts.common import CONFLICT_RED, cosine_trace, two_panels
+from dashboard.charts.common import CONFLICT_RED, cosine_trace
 
 OVERLOOKED_COLOUR = "#d62728"
 COLUMN_COLOUR = "#4c78a8"
@@ -60,14 +65,33 @@ TREND_TOLERANCE = 1e-4
 _MARGINS = dict(l=10, r=10, t=40, b=10)
 
 
-def _live_layout(fig: go.Figure, title: str, uirevision: str, hover: bool, **layout: Any) -> None:
+def _live_layout(title: str, uirevision: str, hover: bool, **layout: Any) -> dict[str, Any]:
     """The layout every live chart shares: its title, margins, and zoom and hover kept across refreshes."""
-    fig.update_layout(
-        title=dict(text=title, font=dict(size=15)),
-        uirevision=uirevision,
-        hovermode="closest" if hover else False,
-        **{"margin": _MARGINS, **layout},
-    )
+    return {
+        "title": dict(text=title, font=dict(size=15)),
+        "uirevision": uirevision,
+        "hovermode": "closest" if hover else False,
+        "margin": _MARGINS,
+        **layout,
+    }
+
+
+def _two_panels_sharing_y(titles: tuple[str, str], spacing: float) -> dict[str, Any]:
+    """The layout ``make_subplots(1, 2, shared_yaxes=True, subplot_titles=titles)`` makes:
+    panel 2's traces go on axes x2 and y2, y2 following y."""
+    width = (1 - spacing) / 2
+    domains = ([0.0, width], [width + spacing, 1.0])
+    titled = [
+        dict(text=text, x=sum(domain) / 2, y=1.0, xref="paper", yref="paper", xanchor="center", yanchor="bottom")
+        for text, domain in zip(titles, domains, strict=True)
+    ]
+    return {
+        "xaxis": dict(domain=domains[0], anchor="y"),
+        "yaxis": dict(domain=[0.0, 1.0], anchor="x"),
+        "xaxis2": dict(domain=domains[1], anchor="y2"),
+        "yaxis2": dict(domain=[0.0, 1.0], anchor="x2", matches="y", showticklabels=False),
+        "annotations": [dict(showarrow=False, font=dict(size=16), **title) for title in titled],
+    }
 
 
 def loss_change(column_losses: np.ndarray, window: int) -> np.ndarray:
@@ -110,27 +134,27 @@ def loss_curves(
     steps = np.asarray(steps)[shown]
     colours = column_colours(names)
     flagged = set(overlooked)
-    fig = go.Figure()
     # overlooked first, so that their legend group comes first
+    traces = []
     for k in sorted(range(len(names)), key=lambda k: names[k] not in flagged):
         name = names[k]
         is_overlooked = name in flagged
-        fig.add_trace(
-            go.Scatter(
+        traces.append(
+            dict(  # checked once, by go.Figure: a go.Scatter here would be checked twice
+                type="scatter",
                 x=steps,
                 y=change[:, k],
                 mode="lines" if len(steps) > 1 else "markers",
                 name=name,
                 legendgroup="overlooked" if is_overlooked else "learnt",
-                legendgrouptitle_text="overlooked" if is_overlooked else "not overlooked",
+                legendgrouptitle=dict(text="overlooked" if is_overlooked else "not overlooked"),
                 line=dict(color=colours[name], width=3.2 if is_overlooked else 1.4),
                 opacity=1.0 if is_overlooked or not flagged else 0.5,
                 hovertemplate=f"{name}<br>step %{{x}}<br>Δ loss %{{y:.3f}} nats<extra></extra>",
             )
         )
-    fig.add_hline(y=0, line=dict(color="#999", width=1, dash="dot"))
-    _live_layout(
-        fig,
+    zero = dict(type="line", xref="x domain", x0=0, x1=1, yref="y", y0=0, y1=0)
+    layout = _live_layout(
         "Per-column loss: change since the first step",
         uirevision,
         hover,
@@ -138,8 +162,9 @@ def loss_curves(
         yaxis_title="Δ loss (nats per row; lower is better)",
         legend=dict(font=dict(size=11), groupclick="toggleitem"),
         height=380,
+        shapes=[dict(line=dict(color="#999", width=1, dash="dot"), **zero)],
     )
-    return fig
+    return go.Figure(data=traces, layout=layout)
 
 
 def cosine_heatmap(
@@ -150,17 +175,14 @@ def cosine_heatmap(
     conflicts = int(np.sum(np.triu(cosines < 0, k=1)))
     # The diagonal is 1 by definition: left blank, it does not outshine the pairs.
     shown = np.where(np.eye(k, dtype=bool), np.nan, cosines)
-    fig = go.Figure(
-        cosine_trace(
-            shown,
-            names,
-            zmid=0,
-            colorbar=dict(title="cosine", tickvals=[-1, -0.5, 0, 0.5, 1]),
-            hovertemplate="%{y} vs %{x}<br>cosine %{z:.2f}<extra></extra>",
-        )
+    trace = cosine_trace(
+        shown,
+        names,
+        zmid=0,
+        colorbar=dict(title="cosine", tickvals=[-1, -0.5, 0, 0.5, 1]),
+        hovertemplate="%{y} vs %{x}<br>cosine %{z:.2f}<extra></extra>",
     )
-    _live_layout(
-        fig,
+    layout = _live_layout(
         f"Gradient cosines at the last shared layer: {conflicts} of {k * (k - 1) // 2} pairs conflict (red)",
         uirevision,
         hover,
@@ -168,7 +190,7 @@ def cosine_heatmap(
         xaxis=dict(tickangle=-45),
         height=420,
     )
-    return fig
+    return go.Figure(data=[trace], layout=layout)
 
 
 def conflict_counts(
@@ -176,18 +198,15 @@ def conflict_counts(
 ) -> go.Figure:
     pairs = n_columns * (n_columns - 1) // 2
     shown = drawn_points(len(steps))
-    fig = go.Figure(
-        go.Scatter(
-            x=np.asarray(steps)[shown],
-            y=np.asarray(n_conflicts)[shown],
-            mode="lines",
-            line=dict(color=CONFLICT_RED, width=1.6),
-            connectgaps=True,
-            hovertemplate="step %{x}<br>%{y} conflicting pairs<extra></extra>",
-        )
+    trace = go.Scatter(
+        x=np.asarray(steps)[shown],
+        y=np.asarray(n_conflicts)[shown],
+        mode="lines",
+        line=dict(color=CONFLICT_RED, width=1.6),
+        connectgaps=True,
+        hovertemplate="step %{x}<br>%{y} conflicting pairs<extra></extra>",
     )
-    _live_layout(
-        fig,
+    layout = _live_layout(
         "Conflicting pairs over time",
         uirevision,
         hover,
@@ -196,7 +215,7 @@ def conflict_counts(
         height=260,
         showlegend=False,
     )
-    return fig
+    return go.Figure(data=[trace], layout=layout)
 
 
 def gradient_bars(
@@ -209,28 +228,32 @@ def gradient_bars(
 ) -> go.Figure:
     flagged = set(overlooked)
     colours = [OVERLOOKED_COLOUR if name in flagged else COLUMN_COLOUR for name in names]
-    fig = two_panels(("gradient norm (log scale)", "weight the method applied"), spacing=0.04, shared="y")
-    for col, (values, what) in enumerate(((norms, "norm"), (weights, "weight")), start=1):
-        bars = go.Bar(
+    panels = _two_panels_sharing_y(("gradient norm (log scale)", "weight the method applied"), spacing=0.04)
+    panels["xaxis"]["type"] = "log"
+    for axis in ("yaxis", "yaxis2"):
+        panels[axis]["autorange"] = "reversed"
+    bars = [
+        go.Bar(
             y=list(names),
             x=values,
             orientation="h",
             marker_color=colours,
             hovertemplate=f"%{{y}}<br>{what} %{{x:.3g}}<extra></extra>",
+            xaxis=x,
+            yaxis=y,
         )
-        fig.add_trace(bars, row=1, col=col)
-    fig.update_xaxes(type="log", row=1, col=1)
-    fig.update_yaxes(autorange="reversed")
-    _live_layout(
-        fig,
+        for values, what, x, y in ((norms, "norm", "x", "y"), (weights, "weight", "x2", "y2"))
+    ]
+    layout = _live_layout(
         "Per-column gradients at the last step (overlooked in red)",
         uirevision,
         hover,
         margin=dict(l=10, r=10, t=70, b=10),
         height=max(260, 60 + 22 * len(names)),
         showlegend=False,
+        **panels,
     )
-    return fig
+    return go.Figure(data=bars, layout=layout)
 
 
 def marginal_shares(column: Column, sources: Mapping[str, pd.Series], max_bins: int = MAX_BINS) -> pd.DataFrame:
@@ -284,7 +307,7 @@ _COUNTS = {ChartKind.CLASS_BARS: _class_counts, ChartKind.HISTOGRAM: _bin_counts
 
 def marginal_chart(column: Column, shares: pd.DataFrame, uirevision: str = "marginal", hover: bool = True) -> go.Figure:
     """One column: the data as bars, the reconstruction and the samples as lines over them."""
-    fig = go.Figure()
+    traces: list[go.Bar | go.Scatter] = []
     for source, part in shares.groupby("source", sort=False):
         part = part.sort_values("position")
         style = dict(
@@ -295,13 +318,12 @@ def marginal_chart(column: Column, shares: pd.DataFrame, uirevision: str = "marg
             hovertemplate=f"{source}<br>%{{x}}<br>share %{{y:.3f}}<extra></extra>",
         )
         if source == "data":
-            fig.add_trace(go.Bar(opacity=0.45, **style))
+            traces.append(go.Bar(opacity=0.45, **style))
         else:
-            fig.add_trace(
+            traces.append(
                 go.Scatter(mode="lines+markers", line=dict(color=SOURCE_COLOURS.get(source), width=2.2), **style)
             )
-    _live_layout(
-        fig,
+    layout = _live_layout(
         f"{column.name} ({column.type.value}): data vs reconstruction vs samples",
         uirevision,
         hover,
@@ -312,7 +334,7 @@ def marginal_chart(column: Column, shares: pd.DataFrame, uirevision: str = "marg
         margin=dict(l=10, r=10, t=70, b=10),
         height=380,
     )
-    return fig
+    return go.Figure(data=traces, layout=layout)
 
 
 def marginal_grid(shares_by_column: pd.DataFrame, columns_per_row: int = 4) -> alt.FacetChart:

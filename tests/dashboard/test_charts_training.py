@@ -257,3 +257,21 @@ def test_hover_can_be_turned_off_for_live_redraws():
     for build in builders:
         assert build(False).layout.hovermode is False
         assert build(True).layout.hovermode == "closest"
+
+
+def test_gradient_bars_lay_out_their_panels_as_make_subplots_does():
+    """The two panels are laid out by hand (make_subplots costs more than the rest of the
+    figure on every refresh): the same axes, domains and titles as make_subplots gives."""
+    from plotly.subplots import make_subplots
+
+    titles = ("gradient norm (log scale)", "weight the method applied")
+    reference = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.04, subplot_titles=titles)
+    fig = gradient_bars(NAMES, np.array([0.5, 20.0, 3.0]), np.array([1.0, 0.2, 1.8]))
+    for axis in ("xaxis", "xaxis2", "yaxis", "yaxis2"):
+        ours, theirs = fig.layout[axis], reference.layout[axis]
+        assert ours.domain == pytest.approx(theirs.domain) and ours.anchor == theirs.anchor
+    assert fig.layout.yaxis2.matches == reference.layout.yaxis2.matches == "y"
+    for ours, theirs in zip(fig.layout.annotations, reference.layout.annotations, strict=True):
+        assert (ours.text, ours.yanchor, ours.font.size) == (theirs.text, theirs.yanchor, theirs.font.size)
+        assert (ours.x, ours.y) == pytest.approx((theirs.x, theirs.y))
+    assert [(t.xaxis, t.yaxis) for t in fig.data] == [("x", "y"), ("x2", "y2")]
