@@ -1,9 +1,15 @@
 """One browser session's run as a worker process holds it.
 
 ``LiveRun`` wraps a Trainer with what the live page reads of it: per step, a compact row
-(the losses, the gradient norms and weights the charts draw); the latest step's record with
-its diagnostics computed; the validation scores and the why-overlooked sentences every
-EVALUATE_EVERY_STEPS steps. All of it waits in the run until the page fetches it (``fetch``),
+(the losses the charts draw); the latest step's record with its diagnostics computed; the
+validation scores and the why-overlooked sentences every EVALUATE_EVERY_STEPS steps.
+
+A step's gradient diagnostics (norms, weights, cosines, conflicts: about 15 % of a step on
+Adult) are computed only where something reads them: for the newest step when the page
+fetches (its gradient panel, its conflict count), and for the WINDOW_STEPS steps before each
+evaluation (the why-overlooked sentences). Those steps' rows carry them; the other rows leave
+gradient norms, weights and conflicts unknown (NaN), and the conflicts-over-time chart joins
+the steps that have them, one or more a refresh. All of it waits in the run until the page fetches it (``fetch``),
 so the page reads at its own pace what the worker trained at its own. A free-running run
 stops stepping once PENDING_LIMIT steps wait unfetched: a tab nobody reads stops costing CPU.
 
@@ -23,8 +29,9 @@ import pandas as pd
 import torch
 
 from core.bundle import DEFAULT_SAMPLER, bundle_archive, bundle_from_trainer, trainer_mixture, training_bounds
+from core.diagnostics import GradientDiagnostics
 from core.errors import TrainingError
-from core.overlook_why import DiagnosticsWindow
+from core.overlook_why import WINDOW_STEPS, DiagnosticsWindow
 from core.samplers import sample_rows
 from core.schema import Column, Schema
 from core.trainer import Evaluation, StepRecord, TrainConfig, Trainer
@@ -105,6 +112,7 @@ class LiveRun:
         self._rows: list[dict[str, Any]] = []
         self._evaluations: list[Scored] = []
         self._latest: StepRecord | None = None
+        self._newest: tuple[StepRecord, dict[str, Any]] | None = None  # its diagnostics not computed yet
         self._cosines: np.ndarray | None = None
         self._message: str | None = None
         self._checkpoint: tuple[int, bytes] | None = None
@@ -147,6 +155,8 @@ class LiveRun:
 
     def fetch(self, checkpoint: bool = False) -> Update:
         self._save(force=checkpoint)
+        if self._newest is not None:
+            self._diagnose(*self._newest)
         update = Update(self._rows, self._latest, self._cosines, self._evaluations, self._message, self._checkpoint)
         self._rows, self._evaluations = [], []
         self._latest = self._cosines = None
@@ -202,21 +212,28 @@ class LiveRun:
         self._message = message
 
     def _record(self, record: StepRecord) -> None:
+        unknown = np.full(len(record.column_losses), np.nan)
+        row = {
+            "step": record.step,
+            "epoch": record.epoch,
+            "method": record.method,
+            "loss": record.loss,
+            "kl": record.kl,
+            "column_losses": record.column_losses,
+            "gradient_norms": unknown,
+            "weights": unknown,
+            "conflicts": None,
+            "seconds": record.seconds,
+        }
+        self._rows.append(row)
+        self._newest = (record, row)
+        if EVALUATE_EVERY_STEPS - (record.step - self._evaluated_at) < WINDOW_STEPS:
+            self.window.add(self._diagnose(record, row))
+
+    def _diagnose(self, record: StepRecord, row: dict[str, Any]) -> GradientDiagnostics:
+        """The step's diagnostics, computed now: into its row, and as the latest record."""
         d = record.diagnostics
-        self._rows.append(
-            {
-                "step": record.step,
-                "epoch": record.epoch,
-                "method": record.method,
-                "loss": record.loss,
-                "kl": record.kl,
-                "column_losses": record.column_losses,
-                "gradient_norms": d.norms,
-                "weights": d.weights,
-                "conflicts": d.n_conflicts,
-                "seconds": record.seconds,
-            }
-        )
+        row.update(gradient_norms=d.norms, weights=d.weights, conflicts=d.n_conflicts)
         # the record as plain values: its tensors stay here
         self._latest = StepRecord(
             record.step,
@@ -229,11 +246,14 @@ class LiveRun:
             record.seconds,
             record.converged,
         )
-        self.window.add(d)
         if d.cosines is not None:
             self._cosines = d.cosines
+        self._newest = None
+        return d
 
     def evaluate_now(self) -> None:
+        if self._newest is not None:  # an evaluation off the cadence (Step, a pause): its step counts too
+            self.window.add(self._diagnose(*self._newest))
         step = self.trainer.step_count
         evaluation = self.trainer.evaluate("val", max_rows=EVALUATION_ROWS)
         verdicts = diagnose_run(self.trainer, evaluation, self.window, "val", EVALUATION_ROWS).sentences()
