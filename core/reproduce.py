@@ -17,7 +17,9 @@ workers the table fills cell by cell.
 
 The tables hold every cell any run into ``DIR`` has had (``DIR/cells.json``), so a rerun
 with fewer models or data sets adds its cells and keeps the others' rows; a cell run again
-with other settings takes its new settings' row.
+with other settings takes its new settings' row. ``cells.json`` and ``choices.json`` are read
+again before each write, so two runs into one folder at once (the imputation variant beside
+the table, say) keep each other's entries.
 
 Settings per cell: the paper's (``core.paper_table1.paper_settings``), then the
 overrides in the order given, each ``[SCOPE.]name=value`` with an optional model or
@@ -324,6 +326,9 @@ class Reproduction:
         if not errors:
             return None
         method = min(self.protocol.candidates, key=lambda m: errors.get(m, float("inf")))
+        # read again before writing: another run into the same folder (the imputation variant,
+        # other models) may have recorded its cells' choices meanwhile
+        self.choices = {**self.choices, **_read_json(self.choices_path)}
         self.choices[cell.name] = {
             "method": method,
             "scan": self._scan_settings(cell),
@@ -368,7 +373,8 @@ class Reproduction:
         """Add this run's cells to ``DIR/cells.json`` (with the first tables, before any
         work, so that a stopped run's cells stay in the tables of the runs after it)."""
         current = {cell.name: cell for cell in self.cells}
-        cells = [c for c in self.earlier_cells if c.name not in current] + self.cells
+        on_disk = {c.name: c for c in [*self.earlier_cells, *_read_cells(self.cells_path)]}  # another run's too
+        cells = [c for name, c in on_disk.items() if name not in current] + self.cells
         entries = [{**asdict(c), "settings": dict(c.settings)} for c in cells]
         self.out.mkdir(parents=True, exist_ok=True)
         write_atomically(self.cells_path, json.dumps(entries, indent=1))
