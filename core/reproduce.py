@@ -15,11 +15,9 @@ loses nothing it finished and a rerun with the same ``DIR`` runs only what is mi
 Cells run in order (a cell's scan, then its table, then the next cell), so with few
 workers the table fills cell by cell.
 
-The tables hold every cell any run into ``DIR`` has had (``DIR/cells.json``), so a rerun
-with fewer models or data sets adds its cells and keeps the others' rows; a cell run again
-with other settings takes its new settings' row. ``cells.json`` and ``choices.json`` are read
-again before each write, so two runs into one folder at once (the imputation variant beside
-the table, say) keep each other's entries.
+The tables hold every cell any run into ``DIR`` has had (``core.table1_cells``). It and
+``choices.json`` are read again before each write, so two runs into one folder at once (the
+imputation variant beside the table, say) keep each other's entries.
 
 Settings per cell: the paper's (``core.paper_table1.paper_settings``), then the
 overrides in the order given, each ``[SCOPE.]name=value`` with an optional model or
@@ -30,7 +28,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -39,8 +37,9 @@ from core.errors import DataError
 from core.io import LoadedTable, load_table
 from core.models import model_class
 from core.mtl import make_method
-from core.paper_table1 import BUNDLED, DATASETS, MODEL_LABELS, NOT_BUNDLED, dataset_path, paper_settings
+from core.paper_table1 import BUNDLED, DATASETS, NOT_BUNDLED, dataset_path, paper_settings
 from core.ray_engine import Finished, Progress, RaySession, Task
+from core.table1_cells import read_cells, record_cells, table_cells
 from core.table1_report import write_tables
 from core.trial import Cell, Trial, TrialStore, run_trials_stacked, settings_tuple, write_atomically
 
@@ -176,7 +175,7 @@ class Reproduction:
         self.choices_path = self.out / "choices.json"
         self.choices: dict[str, dict] = _read_json(self.choices_path)
         self.cells_path = self.out / "cells.json"
-        self.earlier_cells = _read_cells(self.cells_path)
+        self.earlier_cells = read_cells(self.cells_path)
         self.failed: list[Finished] = []
         self.ran = 0
         self._refs: dict[str, object] = {}
@@ -357,38 +356,14 @@ class Reproduction:
         return write_tables(self.out, cells, chosen, self.records, p.seeds, notes)
 
     def table_cells(self) -> list[Cell]:
-        """This run's cells and every earlier run's of the same variant, in the paper's
-        order (models, then data sets); a cell of this run replaces its earlier entry."""
-        current = {cell.name for cell in self.cells}
-        earlier = [c for c in self.earlier_cells if c.name not in current and c.impute == self.protocol.impute]
-        models = list(MODEL_LABELS)
-
-        def order(cell: Cell) -> tuple[int, int]:
-            rank = models.index(cell.model) if cell.model in models else len(models)
-            return rank, DATASETS.index(cell.dataset) if cell.dataset in DATASETS else len(DATASETS)
-
-        return sorted([*self.cells, *earlier], key=order)
+        """This run's cells and every earlier run's of the same variant (``core.table1_cells``)."""
+        return table_cells(self.cells, self.earlier_cells, self.protocol.impute)
 
     def _record_cells(self) -> None:
         """Add this run's cells to ``DIR/cells.json`` (with the first tables, before any
         work, so that a stopped run's cells stay in the tables of the runs after it)."""
-        current = {cell.name: cell for cell in self.cells}
-        on_disk = {c.name: c for c in [*self.earlier_cells, *_read_cells(self.cells_path)]}  # another run's too
-        cells = [c for name, c in on_disk.items() if name not in current] + self.cells
-        entries = [{**asdict(c), "settings": dict(c.settings)} for c in cells]
         self.out.mkdir(parents=True, exist_ok=True)
-        write_atomically(self.cells_path, json.dumps(entries, indent=1))
-        self.earlier_cells = cells
-
-
-def _read_cells(path: Path) -> list[Cell]:
-    try:
-        entries = json.loads(path.read_text())
-        return [Cell(**{**e, "settings": settings_tuple(e["settings"])}) for e in entries]
-    except FileNotFoundError:
-        return []
-    except (ValueError, TypeError, KeyError):
-        raise DataError(f"{path} is not a list of Table 1 cells: move it away to start its list again") from None
+        self.earlier_cells = record_cells(self.cells_path, self.cells, self.earlier_cells)
 
 
 def _read_json(path: Path) -> dict:

@@ -31,3 +31,22 @@ def two_panels(titles: tuple[str, str], spacing: float, shared: str) -> go.Figur
         horizontal_spacing=spacing,
         subplot_titles=titles,
     )
+
+
+def two_panels_sharing_y(titles: tuple[str, str], spacing: float) -> dict[str, Any]:
+    """The layout ``make_subplots(1, 2, shared_yaxes=True, subplot_titles=titles)`` makes, as a
+    dict for ``go.Figure`` (a live chart's: make_subplots costs more than the rest of the figure
+    on every refresh): panel 2's traces go on axes x2 and y2, y2 following y."""
+    width = (1 - spacing) / 2
+    domains = ([0.0, width], [width + spacing, 1.0])
+    titled = [
+        dict(text=text, x=sum(domain) / 2, y=1.0, xref="paper", yref="paper", xanchor="center", yanchor="bottom")
+        for text, domain in zip(titles, domains, strict=True)
+    ]
+    return {
+        "xaxis": dict(domain=domains[0], anchor="y"),
+        "yaxis": dict(domain=[0.0, 1.0], anchor="x"),
+        "xaxis2": dict(domain=domains[1], anchor="y2"),
+        "yaxis2": dict(domain=[0.0, 1.0], anchor="x2", matches="y", showticklabels=False),
+        "annotations": [dict(showarrow=False, font=dict(size=16), **title) for title in titled],
+    }

@@ -32,7 +32,7 @@ import plotly.graph_objects as go
 from core.column_types import SPECS, ChartKind
 from core.metrics import ColumnScore
 from core.schema import Column
-from dashboard.charts.common import CONFLICT_RED, cosine_trace
+from dashboard.charts.common import CONFLICT_RED, cosine_trace, two_panels_sharing_y
 
 OVERLOOKED_COLOUR = "#d62728"
 COLUMN_COLOUR = "#4c78a8"
@@ -73,24 +73,6 @@ def _live_layout(title: str, uirevision: str, hover: bool, **layout: Any) -> dic
         "hovermode": "closest" if hover else False,
         "margin": _MARGINS,
         **layout,
-    }
-
-
-def _two_panels_sharing_y(titles: tuple[str, str], spacing: float) -> dict[str, Any]:
-    """The layout ``make_subplots(1, 2, shared_yaxes=True, subplot_titles=titles)`` makes:
-    panel 2's traces go on axes x2 and y2, y2 following y."""
-    width = (1 - spacing) / 2
-    domains = ([0.0, width], [width + spacing, 1.0])
-    titled = [
-        dict(text=text, x=sum(domain) / 2, y=1.0, xref="paper", yref="paper", xanchor="center", yanchor="bottom")
-        for text, domain in zip(titles, domains, strict=True)
-    ]
-    return {
-        "xaxis": dict(domain=domains[0], anchor="y"),
-        "yaxis": dict(domain=[0.0, 1.0], anchor="x"),
-        "xaxis2": dict(domain=domains[1], anchor="y2"),
-        "yaxis2": dict(domain=[0.0, 1.0], anchor="x2", matches="y", showticklabels=False),
-        "annotations": [dict(showarrow=False, font=dict(size=16), **title) for title in titled],
     }
 
 
@@ -228,7 +210,7 @@ def gradient_bars(
 ) -> go.Figure:
     flagged = set(overlooked)
     colours = [OVERLOOKED_COLOUR if name in flagged else COLUMN_COLOUR for name in names]
-    panels = _two_panels_sharing_y(("gradient norm (log scale)", "weight the method applied"), spacing=0.04)
+    panels = two_panels_sharing_y(("gradient norm (log scale)", "weight the method applied"), spacing=0.04)
     panels["xaxis"]["type"] = "log"
     for axis in ("yaxis", "yaxis2"):
         panels[axis]["autorange"] = "reversed"
