@@ -59,7 +59,12 @@ def metrics_frame(evaluation: Evaluation) -> pd.DataFrame:
     )
 
 
+def bundle_info(table_name: str, method: str, epochs: float, race: RaceRecord | None) -> dict:
+    """What a model bundle says of how its run was trained (``core.bundle``'s ``info``)."""
+    return {"table": table_name, "method": method, "epochs": epochs, "race": race and race.to_dict()}
+
+
 def bundle_zip(trainer: Trainer, table_name: str, race: RaceRecord | None) -> bytes:
     """The run as a model bundle (``core.bundle``), zipped; unzipped, a folder ``TableModel.load`` reads."""
-    info = {"table": table_name, "method": trainer.method, "epochs": trainer.epoch, "race": race and race.to_dict()}
+    info = bundle_info(table_name, trainer.method, trainer.epoch, race)
     return bundle_archive(bundle_from_trainer(trainer, DEFAULT_SAMPLER, info))

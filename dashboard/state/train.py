@@ -41,6 +41,7 @@ from core.trainer import Evaluation, StepRecord, TrainConfig
 from core.workers.live import Scored, Update
 from core.workers.pool import PoolFull, SessionEnded
 from core.workers.remote import RemoteTrainer, WorkerError
+from dashboard.exports import bundle_info
 from dashboard.state.race import RaceControls
 from dashboard.state.samples import DEFAULT_SAMPLE, SYNTHETIC_NAME, load_sample_table, sample_names
 from dashboard.state.session import TRAIN_KEY, session_object
@@ -372,9 +373,8 @@ class DashboardState(RaceControls, TableControls):
 
     def bundle(self) -> bytes:
         """The model bundle (.zip), as dashboard.exports.bundle_zip writes it, made in the worker."""
-        race = self.race_result
-        info = {"table": self.table.name, "method": self.trainer.method, "epochs": self.trainer.epoch}
-        return self.trainer.bundle({**info, "race": race and race.to_dict()})
+        trainer = self.trainer
+        return trainer.bundle(bundle_info(self.table.name, trainer.method, trainer.epoch, self.race_result))
 
 
 def new_state() -> DashboardState:
