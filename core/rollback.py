@@ -15,7 +15,6 @@ into one flag on the device, so that a step reads the device once, at its end.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -63,10 +62,10 @@ class StepRollback:
             self._buffers = [t.detach().clone() for t in tensors]
         else:
             torch._foreach_copy_(self._buffers, tensors)
-        method_states, generator_states = methods.state()
+        method_states, generator_states = methods.state()  # copies already (Method.state_dict)
         self._saved = _Saved(
             len(tensors),
-            copy.deepcopy(method_states),
+            method_states,
             generator_states,
             noise_generator.get_state(),
             batches.state_dict(),

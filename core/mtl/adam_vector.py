@@ -24,7 +24,15 @@ class AdamVector:
         self.values.grad = None
 
     def state_dict(self) -> dict:
-        return {"values": self.values.detach().clone(), "adam": copy.deepcopy(self.optimizer.state_dict())}
+        # Adam's state_dict shares its moment tensors with the optimiser, which steps them in
+        # place: cloned here (a deep copy of the whole dict costs several times more, every step).
+        adam = self.optimizer.state_dict()
+        moments = {
+            index: {name: value.clone() if isinstance(value, Tensor) else value for name, value in state.items()}
+            for index, state in adam["state"].items()
+        }
+        groups = [{**group, "params": list(group["params"])} for group in adam["param_groups"]]
+        return {"values": self.values.detach().clone(), "adam": {"state": moments, "param_groups": groups}}
 
     @staticmethod
     def from_state_dict(state: dict, lr: float) -> AdamVector:

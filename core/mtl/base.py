@@ -55,6 +55,8 @@ class Method:
         raise NotImplementedError
 
     def state_dict(self) -> dict[str, Any]:
+        """The method's state as a copy: nothing the method does later changes it (the
+        trainers' rollback keeps it as it is, uncopied, for a step they may undo)."""
         return {}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:

@@ -151,10 +151,8 @@ class StackedTrainer:
 
     # --- training ---------------------------------------------------------------
     def _streams(self, t: Trainer) -> _RunStreams:
-        method_states, generator_states = t.method_instances.state()
-        return _RunStreams(
-            copy.deepcopy(method_states), generator_states, t.noise_generator.get_state(), t.batches.state_dict()
-        )
+        method_states, generator_states = t.method_instances.state()  # copies already (Method.state_dict)
+        return _RunStreams(method_states, generator_states, t.noise_generator.get_state(), t.batches.state_dict())
 
     def _put_back(self, t: Trainer, streams: _RunStreams) -> None:
         t.method_instances.load(streams.methods, streams.method_generators)

@@ -159,3 +159,38 @@ def test_nash_mtl_warm_start_helps_the_next_step():
     assert residual(warm.combine(following, losses).weights, following) < 0.1 * residual(
         cold.combine(following, losses).weights, following
     )
+
+
+def _tensors_equal(a, b) -> bool:
+    """Nested dicts, lists and tuples of tensors and plain values, compared exactly."""
+    if isinstance(a, torch.Tensor):
+        return isinstance(b, torch.Tensor) and a.shape == b.shape and bool(torch.equal(a, b))
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_tensors_equal(a[k], b[k]) for k in a)
+    if isinstance(a, list | tuple):
+        return type(a) is type(b) and len(a) == len(b) and all(map(_tensors_equal, a, b))
+    return a == b
+
+
+def test_every_methods_state_is_a_copy_that_later_steps_leave_as_it_was():
+    """The trainers keep a step's method state uncopied for their rollback
+    (Method.state_dict's contract): what a method returns must not move with it."""
+    import copy
+
+    from core.mtl import METHODS
+
+    cocktails = ["gradnorm+pcgrad", "gradnorm+graddrop", "imtl-g+pcgrad", "uncertainty+pcgrad"]
+    grads, losses = _gradients([0.5, 1.0, 2.0, 4.0]), torch.tensor([1.0, 2.0, 0.5, 3.0], dtype=torch.float64)
+    for name in [*METHODS, *cocktails]:
+        method = make_method(name)
+        for step in range(3):
+            method.combine(_gradients([0.5, 1.0, 2.0, 4.0], seed=step), losses * (step + 1))
+        state = method.state_dict()
+        frozen = copy.deepcopy(state)
+        for step in range(3, 6):
+            method.combine(_gradients([0.5, 1.0, 2.0, 4.0], seed=step), losses * (step + 1))
+        assert _tensors_equal(state, frozen), name
+        # and loading it does not tie the method to it either
+        method.load_state_dict(state)
+        method.combine(grads, losses)
+        assert _tensors_equal(state, frozen), name
