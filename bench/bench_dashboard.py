@@ -157,24 +157,33 @@ def measure_dashboard(seconds: float, memory_seconds: float) -> dict:
             last_step, elapsed = step_value(page), time.perf_counter() - started
             refreshes = page.evaluate("window.__refreshes.map(r => r[0])")
             chart_changes = page.evaluate("window.__chartChanges")
-            result = {
-                "dashboard_steps_per_second": (last_step - first_step) / elapsed,
-                "measured_seconds": elapsed,
-                "refreshes": len(refreshes),
-                "refresh_interval_s": _intervals(refreshes),
-                "loss_chart_changes": len(chart_changes),
-                "loss_chart_interval_s": _intervals(chart_changes),
-            }
+            result = _speed(last_step - first_step, elapsed, refreshes, chart_changes)
             if memory_seconds > 0:
                 result["memory"] = _memory_over(app.pid, page, memory_seconds)
             browser.close()
     finally:
-        app.terminate()
-        try:
-            app.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            app.kill()
+        _stop(app)
     return result
+
+
+def _speed(steps: int, elapsed: float, refreshes: list[float], chart_changes: list[float]) -> dict:
+    """A measurement's figures: the times are in ms."""
+    return {
+        "dashboard_steps_per_second": steps / elapsed,
+        "measured_seconds": elapsed,
+        "refreshes": len(refreshes),
+        "refresh_interval_s": _intervals(refreshes),
+        "loss_chart_changes": len(chart_changes),
+        "loss_chart_interval_s": _intervals(chart_changes),
+    }
+
+
+def _stop(app: subprocess.Popen) -> None:
+    app.terminate()
+    try:
+        app.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        app.kill()
 
 
 def measure_dashboard_protocol(seconds: float, memory_seconds: float) -> dict:
@@ -184,11 +193,7 @@ def measure_dashboard_protocol(seconds: float, memory_seconds: float) -> dict:
     try:
         return asyncio.run(_protocol_session(f"http://127.0.0.1:{port}", app.pid, seconds, memory_seconds))
     finally:
-        app.terminate()
-        try:
-            app.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            app.kill()
+        _stop(app)
 
 
 async def _protocol_session(url: str, pid: int, seconds: float, memory_seconds: float) -> dict:
@@ -207,14 +212,7 @@ async def _protocol_session(url: str, pid: int, seconds: float, memory_seconds: 
         last_step, elapsed = step(), time.perf_counter() - started
         refreshes = [t * 1000 for t, _ in session.page.changes if t >= window]
         chart_changes = [t * 1000 for t in session.page.element_changes.get("loss_chart", []) if t >= window]
-        result = {
-            "dashboard_steps_per_second": (last_step - first_step) / elapsed,
-            "measured_seconds": elapsed,
-            "refreshes": len(refreshes),
-            "refresh_interval_s": _intervals(refreshes),
-            "loss_chart_changes": len(chart_changes),
-            "loss_chart_interval_s": _intervals(chart_changes),
-        }
+        result = _speed(last_step - first_step, elapsed, refreshes, chart_changes)
         if memory_seconds > 0:
             samples = []
             begun = time.perf_counter()
