@@ -8,9 +8,11 @@ A step's gradient diagnostics (norms, weights, cosines, conflicts: about 15 % of
 Adult) are computed only where something reads them: for the newest step when the page
 fetches (its gradient panel, its conflict count), and for the WINDOW_STEPS steps before each
 evaluation (the why-overlooked sentences). Those steps' rows carry them; the other rows leave
-gradient norms, weights and conflicts unknown (NaN), and the conflicts-over-time chart joins
-the steps that have them, one or more a refresh. All of it waits in the run until the page fetches it (``fetch``),
-so the page reads at its own pace what the worker trained at its own. A free-running run
+gradient norms, weights and conflicts unknown (NaN), and the page draws the conflicts over time
+from the steps that have them, one or more a refresh.
+
+All of it waits in the run until the page fetches it (``fetch``), so the page reads at its
+own pace what the worker trained at its own. A free-running run
 stops stepping once PENDING_LIMIT steps wait unfetched: a tab nobody reads stops costing CPU.
 
 Every CHECKPOINT_SECONDS (and at every pause) a fetch also carries the run's state bytes, so

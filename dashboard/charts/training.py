@@ -135,7 +135,9 @@ def loss_curves(
                 hovertemplate=f"{name}<br>step %{{x}}<br>Δ loss %{{y:.3f}} nats<extra></extra>",
             )
         )
-    zero = dict(type="line", xref="x domain", x0=0, x1=1, yref="y", y0=0, y1=0)
+    zero = dict(
+        type="line", xref="x domain", x0=0, x1=1, yref="y", y0=0, y1=0, line=dict(color="#999", width=1, dash="dot")
+    )
     layout = _live_layout(
         "Per-column loss: change since the first step",
         uirevision,
@@ -144,7 +146,7 @@ def loss_curves(
         yaxis_title="Δ loss (nats per row; lower is better)",
         legend=dict(font=dict(size=11), groupclick="toggleitem"),
         height=380,
-        shapes=[dict(line=dict(color="#999", width=1, dash="dot"), **zero)],
+        shapes=[zero],
     )
     return go.Figure(data=traces, layout=layout)
 

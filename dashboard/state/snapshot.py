@@ -27,7 +27,8 @@ class Snapshot:
     steps_per_second: float | None
     steps: np.ndarray  # step numbers of the kept history points
     column_losses: np.ndarray  # (points, K)
-    conflicts: np.ndarray  # (points,), NaN where a step skipped the cosines
+    conflict_steps: np.ndarray  # step numbers of the steps whose diagnostics were computed
+    conflicts: np.ndarray  # their conflicting pairs
     latest: StepRecord | None
     cosines: np.ndarray | None  # the last step's that has them
     evaluation: Evaluation

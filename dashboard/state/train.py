@@ -84,6 +84,9 @@ class DashboardState(RaceControls, TableControls):
         self.generation = 0  # moved on by anything that must stop a race's loop
         self.run_number = 0  # moved on by every new run: new table, rebuild or reset
         self.steps = History(HISTORY_CAPACITY)
+        # the steps whose gradient diagnostics the worker computed (a few a refresh): kept
+        # apart, so that thinning the every-step history does not drop them
+        self.diagnosed = History(HISTORY_CAPACITY)
         self.evaluations = History(HISTORY_CAPACITY)
         self.table = table
         self.schema = table.schema
@@ -117,6 +120,7 @@ class DashboardState(RaceControls, TableControls):
         """Forget the old run's histories and read the untrained model's scores."""
         self.run_number += 1
         self.steps.clear()
+        self.diagnosed.clear()
         self.evaluations.clear()
         self.latest: StepRecord | None = None
         self.latest_cosines: np.ndarray | None = None
@@ -305,6 +309,7 @@ class DashboardState(RaceControls, TableControls):
             with self.lock:
                 step, trainer.rewound_to = trainer.rewound_to, None
                 self.steps = truncated(self.steps, step)
+                self.diagnosed = truncated(self.diagnosed, step)
                 self.evaluations = truncated(self.evaluations, step)
                 if self.latest is not None and self.latest.step > step:
                     self.latest = None
@@ -316,6 +321,8 @@ class DashboardState(RaceControls, TableControls):
         with self.lock:
             for row in update.rows:
                 self.steps.append(**row)
+                if row["conflicts"] is not None:
+                    self.diagnosed.append(step=row["step"], conflicts=row["conflicts"])
             if update.latest is not None:
                 self.latest = update.latest
             if update.cosines is not None:
@@ -341,7 +348,7 @@ class DashboardState(RaceControls, TableControls):
     def snapshot(self) -> Snapshot:
         with self.lock:
             assert self.evaluation is not None, "no snapshot before the run is in a worker"
-            recorded = len(self.steps) > 0
+            recorded, diagnosed = len(self.steps) > 0, len(self.diagnosed) > 0
             return Snapshot(
                 table_name=self.table.name,
                 run_number=self.run_number,
@@ -352,7 +359,8 @@ class DashboardState(RaceControls, TableControls):
                 steps_per_second=self.steps_per_second,
                 steps=self.steps.field("step") if recorded else np.empty(0),
                 column_losses=self.steps.field("column_losses") if recorded else np.empty((0, len(self.names))),
-                conflicts=self.steps.field("conflicts") if recorded else np.empty(0),
+                conflict_steps=self.diagnosed.field("step") if diagnosed else np.empty(0),
+                conflicts=self.diagnosed.field("conflicts") if diagnosed else np.empty(0),
                 latest=self.latest,
                 cosines=self.latest_cosines,
                 evaluation=self.evaluation,

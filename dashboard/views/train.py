@@ -313,7 +313,7 @@ def _gradients(now: Snapshot) -> None:
         )
         st.plotly_chart(
             conflict_counts(
-                now.steps, now.conflicts, len(now.names), uirevision=_revision(now, "conflicts"), hover=hover
+                now.conflict_steps, now.conflicts, len(now.names), uirevision=_revision(now, "conflicts"), hover=hover
             ),
             key="conflict_chart",
             config=PLOTLY_CONFIG,

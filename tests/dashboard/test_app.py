@@ -83,6 +83,24 @@ def test_step_trains_and_draws_the_loss_curves():
         assert trace["y"][1] == pytest.approx(losses[1, col] - losses[0, col])
 
 
+def test_the_conflicts_over_time_keep_the_diagnosed_steps_when_the_history_is_thinned(monkeypatch):
+    """The worker computes a step's diagnostics only where read (the step each refresh fetches,
+    the steps before an evaluation); thinning the every-step history must not drop them."""
+    import dashboard.state.train as train_state
+
+    monkeypatch.setattr(train_state, "HISTORY_CAPACITY", 8)
+    state = DashboardState(load_sample_table(SYNTHETIC_NAME), TrainConfig(hidden=8, layers=1))
+    state.steps_per_refresh = 37
+    state.play()
+    for _ in range(12):
+        state.refresh()
+    state.pause()
+    now = state.snapshot()
+    assert len(now.steps) <= 8 and now.step >= 12 * 37  # the every-step history was thinned
+    assert len(now.conflict_steps) >= 4 and not np.isnan(now.conflicts).any()
+    assert now.conflict_steps[-1] == state.latest.step and now.conflicts[-1] == state.latest.diagnostics.n_conflicts
+
+
 def test_method_switch_applies_from_the_next_step_on_the_same_model():
     at = open_app()
     click(at, "step")
