@@ -27,7 +27,9 @@ class Snapshot:
     steps_per_second: float | None
     steps: np.ndarray  # step numbers of the kept history points
     column_losses: np.ndarray  # (points, K)
-    conflict_steps: np.ndarray  # step numbers of the steps whose diagnostics were computed
+    # The steps whose gradient diagnostics the worker computed (a few a refresh), from a history
+    # of their own: thinning the every-step history would drop them.
+    conflict_steps: np.ndarray
     conflicts: np.ndarray  # their conflicting pairs
     latest: StepRecord | None
     cosines: np.ndarray | None  # the last step's that has them
@@ -35,6 +37,13 @@ class Snapshot:
     previous_evaluation: Evaluation | None
     evaluated_at: int
     verdicts: dict[str, str] = field(default_factory=dict)  # per column: why overlooked, or misfit
+
+
+def points(history: History, name: str, width: int | None = None) -> np.ndarray:
+    """``history.field(name)``, or no points before the first (``width``: a per-column field's)."""
+    if len(history):
+        return history.field(name)
+    return np.empty(0 if width is None else (0, width))
 
 
 def truncated(history: History, last_step: int) -> History:

@@ -45,7 +45,7 @@ from dashboard.exports import bundle_info
 from dashboard.state.race import RaceControls
 from dashboard.state.samples import DEFAULT_SAMPLE, SYNTHETIC_NAME, load_sample_table, sample_names
 from dashboard.state.session import TRAIN_KEY, session_object
-from dashboard.state.snapshot import Marginals, Snapshot, truncated
+from dashboard.state.snapshot import Marginals, Snapshot, points, truncated
 from dashboard.state.table import UPLOAD_LIMIT_MB, TableControls, one_line
 
 __all__ = ["DRAFT_SETTINGS", "UPLOAD_LIMIT_MB", "DashboardState", "get_state", "new_state"]
@@ -84,9 +84,7 @@ class DashboardState(RaceControls, TableControls):
         self.generation = 0  # moved on by anything that must stop a race's loop
         self.run_number = 0  # moved on by every new run: new table, rebuild or reset
         self.steps = History(HISTORY_CAPACITY)
-        # the steps whose gradient diagnostics the worker computed (a few a refresh): kept
-        # apart, so that thinning the every-step history does not drop them
-        self.diagnosed = History(HISTORY_CAPACITY)
+        self.diagnosed = History(HISTORY_CAPACITY)  # Snapshot.conflict_steps says why apart
         self.evaluations = History(HISTORY_CAPACITY)
         self.table = table
         self.schema = table.schema
@@ -119,9 +117,8 @@ class DashboardState(RaceControls, TableControls):
     def _start_run(self) -> None:
         """Forget the old run's histories and read the untrained model's scores."""
         self.run_number += 1
-        self.steps.clear()
-        self.diagnosed.clear()
-        self.evaluations.clear()
+        for history in (self.steps, self.diagnosed, self.evaluations):
+            history.clear()
         self.latest: StepRecord | None = None
         self.latest_cosines: np.ndarray | None = None
         self.evaluation: Evaluation | None = None
@@ -308,9 +305,8 @@ class DashboardState(RaceControls, TableControls):
         if trainer.rewound_to is not None:
             with self.lock:
                 step, trainer.rewound_to = trainer.rewound_to, None
-                self.steps = truncated(self.steps, step)
-                self.diagnosed = truncated(self.diagnosed, step)
-                self.evaluations = truncated(self.evaluations, step)
+                histories = (self.steps, self.diagnosed, self.evaluations)
+                self.steps, self.diagnosed, self.evaluations = (truncated(h, step) for h in histories)
                 if self.latest is not None and self.latest.step > step:
                     self.latest = None
 
@@ -348,7 +344,6 @@ class DashboardState(RaceControls, TableControls):
     def snapshot(self) -> Snapshot:
         with self.lock:
             assert self.evaluation is not None, "no snapshot before the run is in a worker"
-            recorded, diagnosed = len(self.steps) > 0, len(self.diagnosed) > 0
             return Snapshot(
                 table_name=self.table.name,
                 run_number=self.run_number,
@@ -357,10 +352,10 @@ class DashboardState(RaceControls, TableControls):
                 epoch=self.trainer.epoch,
                 playing=self.playing,
                 steps_per_second=self.steps_per_second,
-                steps=self.steps.field("step") if recorded else np.empty(0),
-                column_losses=self.steps.field("column_losses") if recorded else np.empty((0, len(self.names))),
-                conflict_steps=self.diagnosed.field("step") if diagnosed else np.empty(0),
-                conflicts=self.diagnosed.field("conflicts") if diagnosed else np.empty(0),
+                steps=points(self.steps, "step"),
+                column_losses=points(self.steps, "column_losses", len(self.names)),
+                conflict_steps=points(self.diagnosed, "step"),
+                conflicts=points(self.diagnosed, "conflicts"),
                 latest=self.latest,
                 cosines=self.latest_cosines,
                 evaluation=self.evaluation,
