@@ -13,17 +13,17 @@ and each run's numbers are those it has trained alone.
 
 from __future__ import annotations
 
-import json
 import math
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 import torch
 
+from core.comparison_view import CANCELLED, DIVERGED, FINISHED, PAUSED, RUNNING, ComparisonView, RunView
 from core.configurations import check_configuration_count, configuration_labels, fairness_notes
 from core.errors import DataError, TrainingError
 from core.history import History
@@ -33,7 +33,7 @@ from core.schema import Schema
 from core.stacked import NotStackedError, StackedTrainer
 from core.trainer import Evaluation, TrainConfig, Trainer
 
-RUNNING, PAUSED, CANCELLED, FINISHED, DIVERGED = "running", "paused", "cancelled", "finished", "diverged"
+__all__ = ["CANCELLED", "DIVERGED", "FINISHED", "PAUSED", "RUNNING", "ComparedRun", "Comparison", "ComparisonView"]
 
 
 @dataclass
@@ -68,6 +68,14 @@ class ComparedRun:
     @property
     def config(self) -> TrainConfig:
         return self.trainer.config
+
+    @property
+    def step_count(self) -> int:
+        return self.trainer.step_count
+
+    @property
+    def epoch(self) -> float:
+        return self.trainer.epoch
 
     @property
     def progress(self) -> float:
@@ -280,34 +288,48 @@ class Comparison:
             frames = [_history_frame(run.label, run.losses, fields) for run in self.runs if len(run.losses)]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["configuration", *fields])
 
+    def view(self) -> ComparisonView:
+        """Every run's state and scores and the frames drawn of them, at one moment."""
+        with self.lock:
+            runs = [
+                RunView(
+                    run.label,
+                    run.config,
+                    run.status,
+                    run.message,
+                    run.step_count,
+                    run.epoch,
+                    run.total_steps,
+                    run.evaluate_every,
+                    run.evaluation,
+                    run.evaluated_at,
+                )
+                for run in self.runs
+            ]
+            frames = self.summary_frame(), self.scores_frame(), self.curves_frame(), self.losses_frame()
+        return ComparisonView(
+            self.table_name,
+            self.seed,
+            self.epochs,
+            self.configs,
+            self.labels,
+            self.names,
+            self.stacked,
+            self.same_initial_weights,
+            runs,
+            *frames,
+        )
+
     def to_json(self) -> str:
         """The whole comparison: settings, fairness, each run's state, scores and curves."""
-        full, notes = self.fairness()
-        summary = self.summary_frame().set_index("configuration")
-        scores = self.scores_frame()
-        curves = self.curves_frame()
-        document = {
-            "table": self.table_name,
-            "seed": self.seed,
-            "epochs": self.epochs,
-            "split": "val",
-            "only_method_differs": full,
-            "fairness": notes,
-            "columns": self.names,
-            "configurations": [
-                {
-                    "label": run.label,
-                    "config": asdict(run.config),
-                    "status": run.status,
-                    "message": run.message,
-                    **json.loads(summary.loc[[run.label]].drop(columns="status").to_json(orient="records"))[0],
-                    "scores": _records_of(scores, run.label),
-                    "curve": _records_of(curves, run.label),
-                }
-                for run in self.runs
-            ],
-        }
-        return json.dumps(document, indent=1)
+        return self.view().to_json()
+
+    def stop(self, message: str) -> None:
+        """End every running or paused run where it is, saying ``message`` (a bug stopped training)."""
+        with self.lock:
+            for run in self.runs:
+                if run.status in (RUNNING, PAUSED):
+                    run.status, run.message = DIVERGED, message
 
 
 def _stack(data: pd.DataFrame, schema: Schema, configs: Sequence[TrainConfig]) -> StackedTrainer | None:
@@ -322,14 +344,6 @@ def _stack(data: pd.DataFrame, schema: Schema, configs: Sequence[TrainConfig]) -
 
 def _history_frame(label: str, history: History, fields: Sequence[str]) -> pd.DataFrame:
     return pd.DataFrame({"configuration": label, **{name: history.field(name) for name in fields}})
-
-
-def _records_of(frame: pd.DataFrame, label: str) -> list[dict[str, object]]:
-    """The rows of one configuration, as JSON records without the configuration column."""
-    rows: list[dict[str, object]] = json.loads(
-        frame[frame.configuration == label].drop(columns="configuration").to_json(orient="records")
-    )
-    return rows
 
 
 def _same_tensors(first: list[torch.Tensor], other: Iterable[torch.Tensor]) -> bool:

@@ -93,6 +93,23 @@ class Marginals:
 
 
 class LiveRun:
+    # the commands a page may send (core.workers.worker)
+    COMMANDS = frozenset(
+        {
+            "play",
+            "pause",
+            "reset",
+            "set_method",
+            "step",
+            "fetch",
+            "evaluate",
+            "reconstructed_table",
+            "state_bytes",
+            "marginals",
+            "bundle",
+        }
+    )
+
     def __init__(
         self,
         table: pd.DataFrame,

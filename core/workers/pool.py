@@ -90,9 +90,10 @@ class TrainingPool:
     def sessions(self) -> int:
         return len(self._sessions)
 
-    def open(self, session: str, *create_args: Any) -> Any:
-        """Place ``session`` on the least-loaded worker and build its run there (``LiveRun``'s
-        table, schema, config and state); the worker's reply. PoolFull when at the limit."""
+    def open(self, session: str, *create_args: Any, command: str = "create") -> Any:
+        """Place ``session`` on the least-loaded worker and build what it trains there: for
+        "create" a ``LiveRun`` (its table, schema, config and state), for "create_comparison" a
+        ``LiveComparison``; the worker's reply. PoolFull when at the limit."""
         if len(self._sessions) >= self.max_sessions:
             # A closed tab's state may sit in a reference cycle: collecting it now runs its
             # RemoteTrainer's finalizer, which gives its place back (outside the lock it takes).
@@ -111,7 +112,9 @@ class TrainingPool:
                 self._sessions[session] = _Session(index, time.monotonic())
             self._ended.pop(session, None)
         try:
-            return self.call(session, "create", *create_args, self.checkpoint_seconds)
+            if command == "create":
+                create_args = (*create_args, self.checkpoint_seconds)
+            return self.call(session, command, *create_args)
         except BaseException:
             with self._lock:
                 self._sessions.pop(session, None)

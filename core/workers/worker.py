@@ -1,9 +1,10 @@
 """A training worker process's loop.
 
 The server sends one command at a time over the pipe, ``(command, session, args)``, and
-waits for its reply; between commands the worker trains the playing runs it hosts, a slice
-of about SLICE_SECONDS each in turn, so a command waits at most a slice and no run starves
-another. With nothing to train it blocks on the pipe and costs nothing.
+waits for its reply; between commands the worker trains what it hosts that can train (a
+playing ``LiveRun``, a shown ``LiveComparison``), a slice of about SLICE_SECONDS each in
+turn, so a command waits at most a slice and no session starves another. With nothing to
+train it blocks on the pipe and costs nothing.
 
 Replies are ``(outcome, value, facts)``: outcome "ok" with the command's value, or the kind
 of error ("DataError", "TrainingError", "internal") with its one-line message; facts are the
@@ -20,24 +21,13 @@ from typing import Any
 from core.errors import DataError, TrainingError
 from core.threads import use_training_threads
 from core.workers.live import LiveRun
+from core.workers.live_comparison import LiveComparison
 
 SLICE_SECONDS = 0.02
-# The LiveRun methods a command may call; "create" and "close" are the worker's own.
-COMMANDS = frozenset(
-    {
-        "play",
-        "pause",
-        "reset",
-        "set_method",
-        "step",
-        "fetch",
-        "evaluate",
-        "reconstructed_table",
-        "state_bytes",
-        "marginals",
-        "bundle",
-    }
-)
+# What "create" and "create_comparison" host; a command names a method of the session's
+# object, one of its class's COMMANDS. "close" is the worker's own.
+HOSTED: dict[str, type[LiveRun] | type[LiveComparison]] = {"create": LiveRun, "create_comparison": LiveComparison}
+Hosted = LiveRun | LiveComparison
 
 _log = logging.getLogger(__name__)
 
@@ -45,7 +35,7 @@ _log = logging.getLogger(__name__)
 def serve(conn: Connection) -> None:
     """Run until the server closes the pipe (or sends None)."""
     use_training_threads()
-    runs: dict[str, LiveRun] = {}
+    runs: dict[str, Hosted] = {}
     turn = 0
     while True:
         runnable = [run for run in runs.values() if run.runnable]
@@ -71,17 +61,17 @@ def serve(conn: Connection) -> None:
             conn.send(("internal", f"the reply could not be sent ({one_line(error)})", reply[2]))
 
 
-def handle(runs: dict[str, LiveRun], command: str, session: str, args: tuple[Any, ...]) -> tuple[str, Any, Any]:
+def handle(runs: dict[str, Hosted], command: str, session: str, args: tuple[Any, ...]) -> tuple[str, Any, Any]:
     try:
-        if command == "create":
-            runs[session] = LiveRun(*args)
-            value = None
+        if command in HOSTED:
+            runs[session] = hosted = HOSTED[command](*args)
+            value = hosted.view() if isinstance(hosted, LiveComparison) else None
         elif command == "close":
             runs.pop(session, None)
             value = None
-        elif command in COMMANDS:
-            if session not in runs:
-                raise LookupError(f"no run {session!r} in this worker")
+        elif session not in runs:
+            raise LookupError(f"no run {session!r} in this worker")
+        elif command in type(runs[session]).COMMANDS:
             value = getattr(runs[session], command)(*args)
         else:
             raise LookupError(f"unknown command {command!r}")
@@ -95,7 +85,7 @@ def handle(runs: dict[str, LiveRun], command: str, session: str, args: tuple[Any
     return "ok", value, _facts(runs, session)
 
 
-def _facts(runs: dict[str, LiveRun], session: str) -> Any:
+def _facts(runs: dict[str, Hosted], session: str) -> Any:
     run = runs.get(session)
     return None if run is None else run.facts
 

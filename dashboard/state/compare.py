@@ -13,10 +13,11 @@ from dataclasses import dataclass, field, replace
 
 import streamlit as st
 
-from core.comparison import Comparison
 from core.configurations import MAX_CONFIGURATIONS
 from core.errors import DataError
 from core.trainer import TrainConfig
+from core.workers.pool import PoolFull
+from core.workers.remote_comparison import RemoteComparison
 from dashboard.links import CompareLink, read_compare_link
 from dashboard.state.samples import sample_names
 from dashboard.state.session import COMPARE_KEY, session_object
@@ -44,7 +45,7 @@ class CompareState:
     choices: list[ConfigurationChoice]
     count: int = DEFAULT_COUNT
     epochs: int = DEFAULT_EPOCHS
-    comparison: Comparison | None = None
+    comparison: RemoteComparison | None = None  # trained in a worker process of the server's pool
     messages: dict[str, str] = field(default_factory=dict)  # under "link" and "start"
 
     @classmethod
@@ -96,21 +97,24 @@ class CompareState:
 
     def start(self, session: DashboardState) -> bool:
         """A new comparison from step 0 on the session's table and model schema, replacing
-        any running one; on a DataError the old one stays and messages["start"] says why."""
+        any running one; when it cannot be built (a DataError, a full pool) the old one stays
+        and messages["start"] says why."""
         self.messages.pop("link", None)
         try:
-            comparison = Comparison(
+            comparison = RemoteComparison(
                 session.table.name,
                 session.table.data,
                 session.trainer.schema,
                 self.configs(base_config(session)),
                 epochs=int(self.epochs),
             )
-        except DataError as error:
+        except (DataError, PoolFull) as error:
             self.messages["start"] = str(error)
             return False
         self.messages.pop("start", None)
-        self.comparison = comparison
+        old, self.comparison = self.comparison, comparison
+        if old is not None:
+            old.close()  # its place in the pool goes to the new one
         return True
 
 

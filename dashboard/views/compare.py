@@ -3,13 +3,14 @@
 The set-up (drawn on full reruns): each configuration's model, method (weighting then
 projection), learning rate and batch size; the seed and the number of epochs they
 share; Start. Set-up and comparison live in the session's ``CompareState``
-(dashboard.state.compare); the comparison, a ``core.comparison.Comparison``, runs on
-the table and schema it was started with.
+(dashboard.state.compare); the comparison runs on the table and schema it was started
+with, in a worker process of the server's pool (``core.workers.remote_comparison``), which
+trains it while the page shows it -- always stepping the runs that are furthest behind, so
+the runs move forward together; configurations of one model and batch size step together,
+stacked in one model.
 
-One fragment, re-run every REFRESH_SECONDS while any run is active, trains for about
-TRAINING_SECONDS -- always stepping the runs that are furthest behind, so the runs move
-forward together; configurations of one model and batch size step together, stacked in
-one model -- then redraws the run table and the charts. Each run's Pause,
+One fragment, re-run every REFRESH_SECONDS while any run is active, reads the comparison
+from its worker and redraws the run table and the charts. Each run's Pause,
 Resume and Cancel buttons live in the fragment; when a click or the end of training
 changes whether anything is active, the whole page is redrawn (the timer with it).
 
@@ -25,8 +26,9 @@ from functools import partial
 import pandas as pd
 import streamlit as st
 
-from core.comparison import CANCELLED, DIVERGED, FINISHED, PAUSED, RUNNING, Comparison
+from core.comparison_view import CANCELLED, DIVERGED, FINISHED, PAUSED, RUNNING
 from core.configurations import MAX_CONFIGURATIONS, MIN_CONFIGURATIONS, differences_table
+from core.workers.remote_comparison import RemoteComparison
 from dashboard.charts.compare import (
     column_error_bars,
     configuration_colours,
@@ -47,7 +49,6 @@ from dashboard.widgets import (
     whole_number_input,
 )
 
-TRAINING_SECONDS = 0.6  # of each REFRESH_SECONDS: the rest draws the page
 STATUS_TEXT = {
     RUNNING: ":material/play_arrow: running",
     PAUSED: ":material/pause: paused",
@@ -142,7 +143,7 @@ def _start(state: DashboardState, compare: CompareState) -> None:
 # --- the comparison ----------------------------------------------------------------------
 
 
-def _fairness(comparison: Comparison) -> None:
+def _fairness(comparison: RemoteComparison) -> None:
     full, notes = comparison.fairness()
     text = " ".join(notes)
     if full:
@@ -167,9 +168,11 @@ def _fairness(comparison: Comparison) -> None:
         st.caption("Trained one step at a time, in turn: stacking needs one model and one batch size.")
 
 
-def _live(comparison: Comparison, ticking: bool) -> None:
+def _live(comparison: RemoteComparison, ticking: bool) -> None:
     if comparison.active:
-        comparison.advance(seconds=TRAINING_SECONDS)
+        comparison.refresh()
+    if comparison.notice is not None:
+        st.warning(comparison.notice, icon=":material/info:")
     if comparison.active != ticking:
         st.rerun()  # start or stop the refresh timer with the whole page
     summary = comparison.summary_frame()
@@ -189,7 +192,7 @@ def _live(comparison: Comparison, ticking: bool) -> None:
         st.plotly_chart(error_heatmap(scores, labels), key="cmp_heatmap_chart", config=PLOTLY_CONFIG)
 
 
-def _run_table(comparison: Comparison, summary: pd.DataFrame) -> None:
+def _run_table(comparison: RemoteComparison, summary: pd.DataFrame) -> None:
     colours = configuration_colours(comparison.labels)
     every = ", ".join(sorted({f"{run.evaluate_every}" for run in comparison.runs}, key=int))
     st.markdown(f"**Runs** · validation scores, each run evaluated every {every} steps and at its end")
@@ -199,7 +202,7 @@ def _run_table(comparison: Comparison, summary: pd.DataFrame) -> None:
         cells[1].markdown(STATUS_TEXT[run.status], help=run.message)
         cells[2].progress(
             min(1.0, run.progress),
-            text=f"step {run.trainer.step_count:,} of {run.total_steps:,} · epoch {run.trainer.epoch:.2f}",
+            text=f"step {run.step_count:,} of {run.total_steps:,} · epoch {run.epoch:.2f}",
         )
         cells[3].metric("mean error", f"{row.mean_error:.4f}", label_visibility="collapsed" if i else "visible")
         cells[4].metric(
@@ -223,7 +226,7 @@ def _run_table(comparison: Comparison, summary: pd.DataFrame) -> None:
 # --- exports ----------------------------------------------------------------------------
 
 
-def results_csv(comparison: Comparison) -> str:
+def results_csv(comparison: RemoteComparison) -> str:
     """One row per configuration x column: the run's state and its latest validation scores."""
     with comparison.lock:
         state = comparison.summary_frame()[["configuration", "status", "step", "epoch"]]
@@ -231,7 +234,7 @@ def results_csv(comparison: Comparison) -> str:
     return state.merge(scores, on="configuration").to_csv(index=False)
 
 
-def _exports(comparison: Comparison) -> None:
+def _exports(comparison: RemoteComparison) -> None:
     """Downloads of the comparison as of this full page run. Files made here stay served
     until the next full run; a file made on click (a deferred download) is collected by
     the cleanup that ends each of the live part's refreshes, often before the browser
@@ -239,7 +242,7 @@ def _exports(comparison: Comparison) -> None:
     # A plain bordered box, not an expander: the live part above redraws every second.
     with st.container(border=True):
         st.markdown("**:material/download: Export and share**")
-        steps = ", ".join(f"{run.label} {run.trainer.step_count:,}" for run in comparison.runs)
+        steps = ", ".join(f"{run.label} {run.step_count:,}" for run in comparison.runs)
         st.caption(
             f"Results at steps {steps}"
             + (" (Update for the latest)." if comparison.active else ".")

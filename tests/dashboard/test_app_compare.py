@@ -13,6 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.trainer import Trainer
+from core.workers.pool import default_pool
 from dashboard.state.compare import base_config
 from dashboard.views.compare import results_csv
 from tests.paths import APP
@@ -43,7 +44,7 @@ def refresh(at: AppTest, times: int = 1) -> None:
 
 
 def steps(comparison) -> list[int]:
-    return [run.trainer.step_count for run in comparison.runs]
+    return [run.step_count for run in comparison.runs]
 
 
 def chart(at: AppTest, key: str) -> dict:
@@ -121,10 +122,10 @@ def test_pause_and_cancel_act_on_one_run(started):
     comparison = at.session_state["compare"].comparison
     assert comparison.active, "the runs finished before they could be paused: give the test more epochs"
     at.button(key="cmp_pause_0").click().run()
-    paused_at = comparison.runs[0].trainer.step_count
+    paused_at = comparison.runs[0].step_count
     others = steps(comparison)[1:]
     refresh(at, 2)
-    assert comparison.runs[0].trainer.step_count == paused_at and comparison.runs[0].status == "paused"
+    assert comparison.runs[0].step_count == paused_at and comparison.runs[0].status == "paused"
     assert all(now > before for now, before in zip(steps(comparison)[1:], others, strict=True))
     at.button(key="cmp_cancel_2").click().run()
     assert comparison.runs[2].status == "cancelled" and at.button(key="cmp_cancel_2").disabled
@@ -144,7 +145,7 @@ def test_runs_finish_and_export_with_the_numbers_of_runs_alone(started):
     state = at.session_state["dashboard"]
     for run in comparison.runs:
         alone = Trainer(state.table.data, state.trainer.schema, replace(run.config))
-        for _ in range(run.trainer.step_count):
+        for _ in range(run.step_count):
             alone.step()
         expected = [s.error for s in alone.evaluate("val", max_rows=2000).scores]
         assert [s.error for s in run.evaluation.scores] == expected
@@ -177,3 +178,14 @@ def test_the_set_up_is_kept_while_another_view_is_shown():
     compare = at.session_state["compare"]
     configs = compare.configs(base_config(at.session_state["dashboard"]))
     assert [c.method for c in configs] == ["none", "imtl-g", "pcgrad", "mgda-ub"] and configs[3].lr == 0.02
+
+
+def test_a_full_server_refuses_a_comparison_in_one_line_and_keeps_the_set_up(monkeypatch):
+    at = open_link(LINK)
+    training = default_pool()
+    monkeypatch.setattr(training, "max_sessions", training.sessions)  # every place taken
+    at.button(key="cmp_start").click().run()
+    assert not at.exception, at.exception
+    assert at.session_state["compare"].comparison is None
+    assert any("the most it allows" in e.value for e in at.error)
+    assert at.number_input(key="cmp_count").value == 3
