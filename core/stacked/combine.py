@@ -68,19 +68,16 @@ def _check_run(gradients: RunGradients, run: int) -> None:
 def _combined(
     gradients: RunGradients,
     runs: Sequence[int],
-    weights: Tensor | None,
+    weights: Tensor,
     rescale: Sequence[bool],
-    converged: Sequence[bool] | None = None,
+    converged: Sequence[bool],
 ) -> dict[int, Combination]:
-    """The Combinations of ``weights`` (len(runs) x K; None: all 1, the plain sum) for
-    ``runs``, as ``GradientSystem.combination`` and ``combine_gradients``'s rescaling to
-    the plain sum's length form them."""
+    """The Combinations of ``weights`` (len(runs) x K) for ``runs``, as
+    ``GradientSystem.combination`` and ``combine_gradients``'s rescaling to the plain sum's
+    length form them."""
     index = torch.tensor(list(runs), device=gradients.d_outputs.device)
     d_outputs, head = gradients.d_outputs[index], gradients.weights[index]
     plain = torch.bmm(d_outputs, head).flatten(1)
-    if weights is None:
-        ones = torch.ones(gradients.losses.shape[1], dtype=plain.dtype, device=plain.device)
-        return {run: Combination(plain[i], ones.clone()) for i, run in enumerate(runs)}
     weights = weights.to(device=plain.device, dtype=plain.dtype)
     per_output = weights[:, gradients.layouts[0].owner]
     directions = torch.bmm(d_outputs * per_output[:, None, :], head).flatten(1)
@@ -89,7 +86,6 @@ def _combined(
     keep_length = (sizes == 0) | ~torch.tensor([rescale[run] for run in runs], dtype=torch.bool, device=sizes.device)
     factors = torch.where(keep_length, torch.ones_like(sizes), plain.norm(dim=1) / sizes)
     directions, weights = directions * factors[:, None], weights * factors[:, None]
-    converged = converged or [True] * len(runs)
     return {run: Combination(directions[i], weights[i], converged[i]) for i, run in enumerate(runs)}
 
 
@@ -125,14 +121,20 @@ def combine_runs(
                 )
         except TrainingError as error:
             result[run] = error
-    if plain:
-        result.update(_combined(gradients, plain, None, rescale))
-    if solved:
-        runs = list(solved)
-        weights = torch.stack([solved[run].weights for run in runs])
-        result.update(_combined(gradients, runs, weights, rescale, [solved[run].converged for run in runs]))
+    # Every weighted run's direction formed at once: the plain sum's weights are ones (a
+    # product by one is exact, and so is its rescaling by its own length).
+    weighted: dict[int, tuple[Tensor, bool]] = {}
+    k = gradients.losses.shape[1]
+    for run in plain:
+        weighted[run] = (torch.ones(k, dtype=torch.float64, device=gradients.losses.device), True)
+    for run, combination in solved.items():
+        weighted[run] = (combination.weights, combination.converged)
     for kind, pairs in batched.items():
         runs = [run for run, _ in pairs]
         weights = BATCHED_WEIGHTS[kind](gradients.gramians[runs], [method for _, method in pairs])
-        result.update(_combined(gradients, runs, weights, rescale))
+        weighted.update({run: (w, True) for run, w in zip(runs, weights.unbind(0), strict=True)})
+    if weighted:
+        runs = sorted(weighted)
+        stacked = torch.stack([weighted[run][0].to(gradients.d_outputs.device, torch.float64) for run in runs])
+        result.update(_combined(gradients, runs, stacked, rescale, [weighted[run][1] for run in runs]))
     return result

@@ -2,19 +2,20 @@
 
 Every parameter carries a leading run axis (``torch.func.stack_module_state`` of R
 models of one architecture), every activation too: R x ... x features. Linear layers are
-batched matrix products (``baddbmm``); batch normalisation runs torch's own kernel run
-by run, updating each run's running statistics in place. Random draws (dropout masks,
+batched matrix products (``baddbmm``); batch normalisation runs torch's own kernels on
+groups of runs, updating each run's running statistics in place. Random draws (dropout masks,
 reparameterisation noise) come from each run's own generator, in the order its single
 model draws them, so a stacked run sees the very numbers it would see alone.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 StackedTensors = dict[str, Tensor]
@@ -53,66 +54,105 @@ _BATCHED_NORM = torch.backends.cpu.get_cpu_capability() == "AVX512"
 _WIDE, _NARROW = 16, 8
 
 
-def _norm_groups(runs: int, features: int, on_cpu: bool) -> list[list[tuple[int, int, int]]]:
-    """The kernel calls: lists of (run, first feature, end). A run alone has its first
-    ``features - features % 16`` features in the 16-wide loop and the rest in the scalar
-    loop when there are fewer than 8 of them; a call of a few runs' first features, then
-    their rest (fewer than 8 in all), treats every feature as it is treated alone."""
+@dataclass(frozen=True)
+class _NormPlan:
+    """The kernel calls of one layer: which of the runs' features (run-major, R x features
+    flat) each call normalises, in its order."""
+
+    orders: list[Tensor]  # each call's positions in R x features, flat; together a permutation
+    inverse: Tensor  # of their concatenation
+
+    def gather(self, t: Tensor) -> list[Tensor]:
+        """Each call's fresh copy of R x B x features ``t`` (or of R x features parameters)."""
+        flat = t.reshape(-1) if t.dim() == 2 else t.transpose(0, 1).reshape(t.shape[1], -1)
+        return [flat.index_select(-1, order) for order in self.orders]
+
+    def to(self, device: torch.device) -> _NormPlan:
+        return _NormPlan([order.to(device) for order in self.orders], self.inverse.to(device))
+
+    def scatter(self, pieces: list[Tensor], like: Tensor) -> Tensor:
+        """The calls' outputs back in ``like``'s layout (R x B x features, or R x features)."""
+        flat = torch.cat(pieces, -1).index_select(-1, self.inverse)
+        if like.dim() == 2:
+            return flat.reshape(like.shape)
+        return flat.reshape(like.shape[1], like.shape[0], like.shape[2]).transpose(0, 1).contiguous()
+
+
+@functools.lru_cache(maxsize=64)
+def _norm_plan(runs: int, features: int, batched: bool) -> _NormPlan:
+    """A run alone has its first ``features - features % 16`` features in the 16-wide loop
+    and the rest in the scalar loop when there are fewer than 8 of them; a call of a few
+    runs' first features, then their rest (fewer than 8 in all), treats every feature as it
+    is treated alone. Unbatched: one call a run."""
     body = features - features % _WIDE
     tail = features - body
-    if not (on_cpu and _BATCHED_NORM and body and tail < _NARROW):
-        return [[(r, 0, features)] for r in range(runs)]
-    per_call = (_NARROW - 1) // tail if tail else runs
-    return [
-        [(r, 0, body) for r in chunk] + ([(r, body, features) for r in chunk] if tail else [])
-        for chunk in (range(start, min(runs, start + per_call)) for start in range(0, runs, per_call))
+    if not (batched and body and tail < _NARROW):
+        calls = [[r] for r in range(runs)]
+        spans: tuple[tuple[int, int], ...] = ((0, features),)
+    else:
+        per_call = (_NARROW - 1) // tail if tail else runs
+        calls = [list(range(first, min(runs, first + per_call))) for first in range(0, runs, per_call)]
+        spans = ((0, body), (body, features)) if tail else ((0, features),)
+    orders = [
+        torch.tensor([r * features + f for lo, hi in spans for r in call for f in range(lo, hi)]) for call in calls
     ]
+    return _NormPlan(orders, torch.argsort(torch.cat(orders)))
 
 
-def _pieces(t: Tensor, groups: list[list[tuple[int, int, int]]], dim: int) -> dict[tuple[int, int], Tensor]:
-    """Run r's features lo:hi of ``t`` (runs on axis 0, features on ``dim`` of each run) for
-    every (r, lo, hi) of ``groups``, by ``unbind`` and ``split``: their backward passes
-    stack and concatenate the pieces' gradients, where indexing a slice would zero-fill a
-    gradient of the whole tensor for each piece (most of the stacked step's time)."""
-    bounds: dict[int, list[tuple[int, int]]] = {}
-    for group in groups:
-        for r, lo, hi in group:
-            bounds.setdefault(r, []).append((lo, hi))
-    pieces = {}
-    for r, run in enumerate(t.unbind(0)):
-        spans = sorted(bounds.get(r, []))
-        for (lo, _), piece in zip(spans, run.split([hi - lo for lo, hi in spans], dim), strict=True):
-            pieces[(r, lo)] = piece
-    return pieces
+class _StackedBatchNorm(torch.autograd.Function):
+    """``BatchNorm1d`` of each run's B x features slice, torch's kernel called on the
+    groups of ``_norm_plan`` (on fresh copies: a slice of a stacked tensor may sit at an
+    address that takes the kernel down another path), backward by the kernel autograd would
+    call for each group. Assembling the groups here, outside autograd, saves the split, cat
+    and stack nodes a graph of the pieces would have (most of the layer's time)."""
+
+    @staticmethod
+    def forward(ctx: Any, h: Tensor, weight: Tensor, bias: Tensor, mean: Tensor, var: Tensor, training: bool) -> Tensor:
+        runs, _, features = h.shape
+        plan = _norm_plan(runs, features, h.device.type == "cpu" and _BATCHED_NORM)
+        if plan.inverse.device != h.device:
+            plan = plan.to(h.device)
+        inputs, scales, shifts, means, variances = (plan.gather(t) for t in (h, weight, bias, mean, var))
+        outputs, saved = [], []
+        for x, scale, shift, call_mean, call_var in zip(inputs, scales, shifts, means, variances, strict=True):
+            y, save_mean, save_invstd = torch.native_batch_norm(
+                x, scale, shift, call_mean, call_var, training, 0.1, 1e-5
+            )
+            outputs.append(y)
+            saved.append((x, scale, call_mean, call_var, save_mean, save_invstd))
+        if training:  # the statistics' update, back into the stacked buffers
+            mean.copy_(plan.scatter(means, mean))
+            var.copy_(plan.scatter(variances, var))
+        ctx.plan, ctx.training, ctx.saved = plan, training, saved
+        return plan.scatter(outputs, h)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
+        plan: _NormPlan = ctx.plan
+        parts = []
+        for g, (x, scale, mean, var, save_mean, save_invstd) in zip(plan.gather(grad), ctx.saved, strict=True):
+            parts.append(
+                torch.ops.aten.native_batch_norm_backward(
+                    g, x, scale, mean, var, save_mean, save_invstd, ctx.training, 1e-5, [True] * 3
+                )
+            )
+        like = grad[:, 0]
+        grad_h, grad_weight, grad_bias = (
+            plan.scatter([part[i] for part in parts], grad if i == 0 else like) for i in range(3)
+        )
+        return grad_h, grad_weight, grad_bias, None, None, None
 
 
 def batch_norm(params: StackedTensors, buffers: StackedTensors, prefix: str, h: Tensor, training: bool) -> Tensor:
     """``BatchNorm1d`` (momentum 0.1, eps 1e-5, its defaults) of each run's B x features
     slice, its running statistics updated in place, the runs' features side by side in as
-    few kernel calls as give every feature the numbers it has alone (``_norm_groups``)."""
-    runs, _, features = h.shape
+    few kernel calls as give every feature the numbers it has alone (``_norm_plan``)."""
     mean, var = buffers[f"{prefix}.running_mean"], buffers[f"{prefix}.running_var"]
-    groups = _norm_groups(runs, features, h.device.type == "cpu")
-    inputs = _pieces(h, groups, 1)
-    scales, shifts = (_pieces(params[f"{prefix}.{name}"], groups, 0) for name in ("weight", "bias"))
-    pieces: dict[tuple[int, int], Tensor] = {}
-    for group in groups:
-        # fresh copies throughout: a slice of a stacked tensor may sit at an address that
-        # takes the kernel down another path
-        x = torch.cat([inputs[(r, lo)] for r, lo, _ in group], 1)
-        stats = [torch.cat([t[r, lo:hi] for r, lo, hi in group]) for t in (mean, var)]
-        scale = torch.cat([scales[(r, lo)] for r, lo, _ in group])
-        shift = torch.cat([shifts[(r, lo)] for r, lo, _ in group])
-        y = F.batch_norm(x, stats[0], stats[1], scale, shift, training=training, momentum=0.1, eps=1e-5)
-        widths = [hi - lo for _, lo, hi in group]
-        for (r, lo, _), piece in zip(group, y.split(widths, 1), strict=True):
-            pieces[(r, lo)] = piece
-        if training:  # the statistics' update, back into the stacked buffers
-            for (r, lo, hi), run_mean, run_var in zip(group, *(t.split(widths) for t in stats), strict=True):
-                mean[r, lo:hi], var[r, lo:hi] = run_mean, run_var
+    weight, bias = params[f"{prefix}.weight"], params[f"{prefix}.bias"]
+    out = _StackedBatchNorm.apply(h, weight, bias, mean, var, training)
     if training:
         buffers[f"{prefix}.num_batches_tracked"].add_(1)
-    return torch.stack([torch.cat([p for (run, _), p in sorted(pieces.items()) if run == r], 1) for r in range(runs)])
+    return out
 
 
 def dropout_masks(like: Tensor, layers: int, p: float, generators: Sequence[torch.Generator] | None) -> Tensor | None:

@@ -161,8 +161,10 @@ class StackedTrainer:
 
     def _batch(self) -> StackedBatch:
         rows = torch.stack([t.batches.next_rows() for t in self.runs]).to(self._inputs.device)
-        group = self._data_index.to(rows.device)[:, None]
-        return StackedBatch(self._inputs[group, rows], self._model_mask[group, rows], self._targets[group, rows])
+        # row i of group g is row g * N + i of the groups' tables one after the other
+        index = (self._data_index.to(rows.device)[:, None] * self._inputs.shape[1] + rows).flatten()
+        picked = [t.flatten(0, 1).index_select(0, index) for t in (self._inputs, self._model_mask, self._targets)]
+        return StackedBatch(*(t.reshape(*rows.shape, -1) for t in picked))
 
     def step(self, runs: Sequence[int] | None = None) -> list[StepOutcome]:
         """One optimizer step of ``runs`` (default: all): per run its StepRecord, the

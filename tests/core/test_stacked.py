@@ -123,3 +123,45 @@ def test_runs_of_different_architectures_are_not_stacked(table):
     with pytest.raises(NotStackedError, match="not stacked yet"):
         StackedTrainer(df, schema, [TrainConfig(model="hivae")])
     assert issubclass(NotStackedError, DataError)
+
+
+@pytest.mark.parametrize("features", [7, 13, 16, 18, 50, 100])
+@pytest.mark.parametrize("batched", [True, False])
+def test_stacked_batch_norm_gives_each_run_its_own_layers_numbers(features, batched, monkeypatch):
+    """Forward, running statistics and backward of every run exactly as a BatchNorm1d of its own
+    (autograd through torch's module), on the grouped kernel calls and on one call a run."""
+    from core.stacked import network
+
+    monkeypatch.setattr(network, "_BATCHED_NORM", batched and network._BATCHED_NORM)
+    runs, rows = 9, 32
+    generator = torch.Generator().manual_seed(features)
+    h = torch.randn(runs, rows, features, generator=generator)
+    norms = [torch.nn.BatchNorm1d(features) for _ in range(runs)]
+    for norm in norms:
+        with torch.no_grad():
+            norm.weight.uniform_(0.5, 1.5, generator=generator)
+            norm.bias.uniform_(-0.5, 0.5, generator=generator)
+    grad = torch.randn(runs, rows, features, generator=generator)
+    params = {
+        "n.weight": torch.stack([n.weight.detach() for n in norms]).requires_grad_(),
+        "n.bias": torch.stack([n.bias.detach() for n in norms]).requires_grad_(),
+    }
+    buffers = {
+        "n.running_mean": torch.zeros(runs, features),
+        "n.running_var": torch.ones(runs, features),
+        "n.num_batches_tracked": torch.zeros(runs, dtype=torch.long),
+    }
+    x = h.clone().requires_grad_()
+    out = network.batch_norm(params, buffers, "n", x, training=True)
+    out.backward(grad)
+    for r, norm in enumerate(norms):
+        alone = h[r].clone().requires_grad_()
+        expected = norm(alone)
+        expected.backward(grad[r])
+        assert torch.equal(out[r], expected), r
+        assert torch.equal(x.grad[r], alone.grad), r
+        assert torch.equal(params["n.weight"].grad[r], norm.weight.grad), r
+        assert torch.equal(params["n.bias"].grad[r], norm.bias.grad), r
+        assert torch.equal(buffers["n.running_mean"][r], norm.running_mean), r
+        assert torch.equal(buffers["n.running_var"][r], norm.running_var), r
+    assert buffers["n.num_batches_tracked"].tolist() == [1] * runs

@@ -4,6 +4,7 @@ cancel on their own, results export, and the numbers equal those of a run alone.
 
 from __future__ import annotations
 
+import gc
 import json
 from dataclasses import replace
 from io import StringIO
@@ -183,6 +184,7 @@ def test_the_set_up_is_kept_while_another_view_is_shown():
 def test_a_full_server_refuses_a_comparison_in_one_line_and_keeps_the_set_up(monkeypatch):
     at = open_link(LINK)
     training = default_pool()
+    gc.collect()  # earlier tests' sessions give their places back first, as a full pool's open makes them
     monkeypatch.setattr(training, "max_sessions", training.sessions)  # every place taken
     at.button(key="cmp_start").click().run()
     assert not at.exception, at.exception
