@@ -22,14 +22,14 @@ from typing import cast
 import torch
 from torch import Tensor
 
-from core.mtl.aligned_mtl import AlignedMTL
+from core.mtl.aligned_mtl import _RESOLVED_RTOL, AlignedMTL, balance_transformation
 from core.mtl.base import Method
 from core.mtl.cagrad import CAGrad
 from core.mtl.dwa import DynamicWeightAverage
 from core.mtl.gradnorm import GradNorm
 from core.mtl.gradvac import GradVac
 from core.mtl.imtl_g import _SMALL_SUM_RTOL, IMTLG, imtl_g_weights
-from core.mtl.linalg import INDEPENDENT_ABOVE, dependence_filter
+from core.mtl.linalg import INDEPENDENT_ABOVE, cosine_matrix, dependence_filter
 from core.mtl.mgda import MGDAUB
 from core.mtl.nash_mtl import NashMTL
 from core.mtl.nsgd import NormalisedGradients
@@ -89,10 +89,33 @@ def pcgrad(gramians: Tensor, methods: Sequence[Method]) -> Tensor:
     return coefficients.sum(dim=1)
 
 
-BATCHED_WEIGHTS: dict[type[Method], BatchedWeights] = {IMTLG: imtl_g, PCGrad: pcgrad}
+def aligned_mtl(gramians: Tensor, methods: Sequence[Method]) -> Tensor:
+    """``AlignedMTL.combine_system``'s weights for each Gramian, from one batched ``eigh``.
+    A run whose smallest eigenvalue is not resolved, or that cuts a direction, takes the
+    single method's path (``balance_transformation``); the others keep every direction whole,
+    where B is s W diag(1 / sigma) W^T."""
+    runs, k = gramians.shape[:2]
+    preference = torch.full((k,), 1.0 / k, dtype=torch.float64, device=gramians.device)
+    values, vectors = torch.linalg.eigh(gramians)
+    resolved = (values[:, 0] > _RESOLVED_RTOL * values[:, -1]).tolist()
+    weights = torch.empty(runs, k, dtype=torch.float64, device=gramians.device)
+    for r in range(runs):
+        if resolved[r]:
+            _, norms = cosine_matrix(gramians[r])
+            left, singular = vectors[r].flip(1), values[r].flip(0).sqrt()
+            share = singular.square() / (norms[:, None] * left).square().sum(dim=0)
+            if share.min() >= INDEPENDENT_ABOVE**2 * len(share):
+                keep = torch.ones_like(share)
+                lifted = (keep * singular.log() + (1 - keep) * singular[0].log()).exp()
+                weights[r] = lifted.min() * (left * (keep / lifted)) @ left.T @ preference
+                continue
+        weights[r] = balance_transformation(gramians[r]) @ preference
+    return weights
+
+
+BATCHED_WEIGHTS: dict[type[Method], BatchedWeights] = {IMTLG: imtl_g, PCGrad: pcgrad, AlignedMTL: aligned_mtl}
 
 GRAMIAN_WEIGHTED: tuple[type[Method], ...] = (
-    AlignedMTL,
     CAGrad,
     DynamicWeightAverage,
     GradNorm,

@@ -10,7 +10,7 @@ from core.synthetic import make_synthetic
 from core.trainer import TrainConfig, Trainer
 
 # seeds, methods (stateful ones, random ones, solvers, a cocktail) and learning rates mixed;
-# two runs of a method are batched together, so PCGrad and IMTL-G appear twice
+# two runs of a method are batched together, so PCGrad, IMTL-G and Aligned-MTL appear twice
 RUNS = [
     (0, "none", 1e-3),
     (1, "imtl-g", 2e-3),
@@ -19,6 +19,7 @@ RUNS = [
     (1, "pcgrad", 1e-3),
     (2, "gradnorm", 3e-3),
     (1, "aligned-mtl", 1e-3),
+    (2, "aligned-mtl", 2e-3),
     (0, "mgda-ub", 1e-3),
     (2, "upgrad", 1e-3),
     (1, "cagrad", 1e-3),
@@ -165,3 +166,28 @@ def test_stacked_batch_norm_gives_each_run_its_own_layers_numbers(features, batc
         assert torch.equal(buffers["n.running_mean"][r], norm.running_mean), r
         assert torch.equal(buffers["n.running_var"][r], norm.running_var), r
     assert buffers["n.num_batches_tracked"].tolist() == [1] * runs
+
+
+def _gramians_of_every_kind() -> torch.Tensor:
+    """Well-conditioned Gramians, one with a near copy of a column (a direction cut), one with
+    a row 1e-9 the size of the others (the smallest eigenvalue not resolved by eigh)."""
+    generator = torch.Generator().manual_seed(0)
+    rows = torch.randn(5, 6, 40, generator=generator, dtype=torch.float64)
+    rows[1, 5] = rows[1, 4] + 1e-9 * torch.randn(40, generator=generator, dtype=torch.float64)
+    rows[2, 3] *= 1e-9
+    rows[3, 2] = -rows[3, 1] * 0.999
+    return rows @ rows.transpose(1, 2)
+
+
+@pytest.mark.parametrize("spec", ["imtl-g", "pcgrad", "aligned-mtl"])
+def test_batched_weights_equal_each_runs_own_method_bit_for_bit(spec):
+    from core.mtl import make_method
+    from core.mtl.system import GradientSystem
+    from core.stacked.methods import BATCHED_WEIGHTS, GramianOnly
+
+    gramians = _gramians_of_every_kind()
+    batched = BATCHED_WEIGHTS[type(make_method(spec))](gramians, [make_method(spec) for _ in gramians])
+    for r, gramian in enumerate(gramians):
+        system = GradientSystem(GramianOnly(gramian, 40, torch.float64), gramian)
+        alone = make_method(spec).combine_system(system, torch.zeros(len(gramian)))
+        assert torch.equal(batched[r], alone.weights), r
