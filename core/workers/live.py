@@ -148,6 +148,9 @@ class LiveRun:
         """Playing, and the page has kept up."""
         return self.playing and len(self._rows) < PENDING_LIMIT
 
+    def created(self) -> None:
+        return None  # the server reads the new run by its first fetch
+
     # --- commands -------------------------------------------------------------------
     def play(self) -> None:
         self.playing = True

@@ -62,6 +62,9 @@ class LiveComparison:
     def stop(self, message: str) -> None:
         self.comparison.stop(message)
 
+    def created(self) -> ComparisonView:
+        return self.view()
+
     # --- commands -------------------------------------------------------------------
     def view(self) -> ComparisonView:
         """The comparison now; it goes on training for LEASE_SECONDS more."""

@@ -2,7 +2,7 @@
 
 The server sends one command at a time over the pipe, ``(command, session, args)``, and
 waits for its reply; between commands the worker trains what it hosts that can train (a
-playing ``LiveRun``, a shown ``LiveComparison``), a slice of about SLICE_SECONDS each in
+playing ``LiveRun``, a shown ``LiveComparison`` or ``LiveRace``), a slice of about SLICE_SECONDS each in
 turn, so a command waits at most a slice and no session starves another. With nothing to
 train it blocks on the pipe and costs nothing.
 
@@ -22,12 +22,17 @@ from core.errors import DataError, TrainingError
 from core.threads import use_training_threads
 from core.workers.live import LiveRun
 from core.workers.live_comparison import LiveComparison
+from core.workers.live_race import LiveRace
 
 SLICE_SECONDS = 0.02
-# What "create" and "create_comparison" host; a command names a method of the session's
-# object, one of its class's COMMANDS. "close" is the worker's own.
-HOSTED: dict[str, type[LiveRun] | type[LiveComparison]] = {"create": LiveRun, "create_comparison": LiveComparison}
-Hosted = LiveRun | LiveComparison
+# What each "create" command hosts, its reply the object's ``created()``; a command names a
+# method of the session's object, one of its class's COMMANDS. "close" is the worker's own.
+HOSTED: dict[str, type[LiveRun] | type[LiveComparison] | type[LiveRace]] = {
+    "create": LiveRun,
+    "create_comparison": LiveComparison,
+    "create_race": LiveRace,
+}
+Hosted = LiveRun | LiveComparison | LiveRace
 
 _log = logging.getLogger(__name__)
 
@@ -65,7 +70,7 @@ def handle(runs: dict[str, Hosted], command: str, session: str, args: tuple[Any,
     try:
         if command in HOSTED:
             runs[session] = hosted = HOSTED[command](*args)
-            value = hosted.view() if isinstance(hosted, LiveComparison) else None
+            value = hosted.created()
         elif command == "close":
             runs.pop(session, None)
             value = None

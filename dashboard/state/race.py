@@ -19,8 +19,10 @@ import numpy as np
 import pandas as pd
 
 from core.config import TrainConfig
-from core.race import RACE_CANDIDATES, Race, RaceRecord
+from core.race import RaceRecord
 from core.schema import Schema
+from core.workers.live_race import RaceView
+from core.workers.remote_race import RaceStopped, RemoteRace
 
 RACE_FINAL_STEPS = 400  # trainer steps of the race's last round, rounded up to whole epochs
 FIX_IT_HELP = (
@@ -51,12 +53,13 @@ def race_summary(race: RaceRecord) -> str:
     return f"Fix it: **{race.winner}** won the race on validation error{margin}; training goes on with it."
 
 
-def start_race(table: pd.DataFrame, schema: Schema, config: TrainConfig, steps_per_epoch: int) -> Race:
+def start_race(table: pd.DataFrame, schema: Schema, config: TrainConfig, steps_per_epoch: int) -> RemoteRace:
+    """The race, in a worker of the server's pool (RaceStopped when the pool has no room)."""
     race_epochs = max(2, math.ceil(RACE_FINAL_STEPS / max(1, steps_per_epoch)))
-    return Race(table, schema, replace(config), race_epochs, RACE_CANDIDATES)
+    return RemoteRace(table, schema, replace(config), race_epochs)
 
 
-def race_picture(race: Race) -> RacePicture:
+def race_picture(race: RaceView) -> RacePicture:
     curves = tuple(
         CandidateCurve(
             c.method,
@@ -66,8 +69,7 @@ def race_picture(race: Race) -> RacePicture:
         )
         for c in race.candidates
     )
-    winner = race.winner.method if race.finished else None
-    return RacePicture(curves, tuple(race.schedule), len(race.rounds), race.progress, winner)
+    return RacePicture(curves, race.schedule, race.rounds_done, race.progress, race.winner)
 
 
 class RaceControls:
@@ -76,34 +78,81 @@ class RaceControls:
     training loop advances the race instead of its own trainer."""
 
     lock: threading.RLock
-    generation: int
     playing: bool
     trainer: Any  # a RemoteTrainer
     table: Any  # a LoadedTable
-    race: Race | None
+    race: RemoteRace | None
     race_result: RaceRecord | None
+    messages: dict[str, str]
+    _race_steps: int  # the race's steps in all at the last view
 
     def fix_it(self) -> None:
         """Race the candidate methods from this run's initial weights, live; when the race is
-        over, training goes on with the winner. The race trains in the server's process, the
-        run's worker waits paused."""
-        race = start_race(self.table.data, self.trainer.schema, self.trainer.config, self.trainer.steps_per_epoch)
+        over, training goes on with the winner. The race trains in a worker of the server's
+        pool, the run's worker waits paused."""
+        try:
+            race = start_race(self.table.data, self.trainer.schema, self.trainer.config, self.trainer.steps_per_epoch)
+        except RaceStopped as stopped:
+            self.messages["train"] = str(stopped)
+            return
         self.pause()
         with self.lock:
-            self.generation += 1
             self.race, self.race_result = race, None
+            self._race_steps = race.view.steps
         self.play()
 
     def current_race(self) -> RacePicture | None:
         with self.lock:
-            return None if self.race is None else race_picture(self.race)
+            return None if self.race is None else race_picture(self.race.view)
 
-    def _finish_race(self) -> None:
-        """The winner's trainer moves to a worker, at the state it reached; playing goes on."""
+    def _race(self, steps: int | None) -> int:
+        """``steps`` steps of the race now (None: what its worker trained since the last call,
+        training on while playing); the race's end hands training on to the winner. Returns
+        the steps done."""
         race = self.race
         assert race is not None
-        record, winner, playing = race.record(), race.winner.trainer, self.playing
-        self._adopt(winner.state_bytes(), winner.config)
+        try:
+            view = race.advance(steps) if steps is not None else race.refresh(self.playing)
+        except RaceStopped as stopped:
+            with self.lock:
+                self.messages["train"] = str(stopped)
+                self.playing, self.race = False, None
+            race.close()
+            return 0
+        done, self._race_steps = view.steps - self._race_steps, view.steps
+        if view.finished:
+            self._finish_race()
+        return done
+
+    def _pause_race(self) -> None:
+        """The race's worker stops training it at once."""
+        assert self.race is not None
+        try:
+            self.race.pause()
+        except RaceStopped as stopped:
+            self.messages["train"] = str(stopped)
+            self._end_race()
+
+    def _end_race(self) -> None:
+        """Stop and drop the race (a pause, a reset or a rebuild moved on from it)."""
+        race, self.race = self.race, None
+        if race is not None:
+            race.close()
+
+    def _finish_race(self) -> None:
+        """The winner's trainer moves to this run's worker, at the state it reached; playing goes on."""
+        race = self.race
+        assert race is not None and race.view.record is not None
+        record, playing = race.view.record, self.playing
+        try:
+            state, config = race.winner_state()
+        except RaceStopped as stopped:
+            self.messages["train"] = str(stopped)
+            self.playing = False
+            self._end_race()
+            return
+        self._end_race()
+        self._adopt(state, config)
         self.race_result = record
         if playing:
             self.play()

@@ -4,8 +4,8 @@ histories for the live charts.
 The run trains in a worker process of the server's pool (``core.workers``), not in the
 server's interpreter: ``trainer`` is a ``RemoteTrainer``. On auto speed a playing run trains
 in its worker without pause, and each refresh of the page fetches what was trained since the
-last one; at a set speed each refresh asks for that many steps. Only "Fix it"'s race (see
-``race``) still trains here, a slice per refresh.
+last one; at a set speed each refresh asks for that many steps. "Fix it"'s race (see
+``race``) trains in a worker too, while the page plays it.
 
 Every user action is a method here that either succeeds or leaves everything as it was and
 files a one-line message under the place on the page it belongs to (``messages["data"]``,
@@ -17,13 +17,11 @@ have yet lives here too: ``draft``, the model settings waiting for Apply, and
 
 A click's callback can run while the previous script run is still refreshing, and download
 buttons produce their files from the server's own thread: the histories change under
-``lock``, and a race's loop stops as soon as a pause, a reset or a rebuild has moved
-``generation`` on.
+``lock``.
 """
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable
@@ -35,18 +33,19 @@ import numpy as np
 from core.errors import DataError
 from core.history import History
 from core.io import LoadedTable
-from core.race import Race, RaceRecord
+from core.race import RaceRecord
 from core.schema import Schema
 from core.trainer import Evaluation, StepRecord, TrainConfig
 from core.workers.live import Scored, Update
 from core.workers.pool import PoolFull, SessionEnded
 from core.workers.remote import RemoteTrainer, WorkerError
+from core.workers.remote_race import RemoteRace
 from dashboard.exports import bundle_info
 from dashboard.state.race import RaceControls
 from dashboard.state.samples import DEFAULT_SAMPLE, SYNTHETIC_NAME, load_sample_table, sample_names
 from dashboard.state.session import TRAIN_KEY, session_object
 from dashboard.state.snapshot import Marginals, Snapshot, points, truncated
-from dashboard.state.table import UPLOAD_LIMIT_MB, TableControls, one_line
+from dashboard.state.table import UPLOAD_LIMIT_MB, TableControls
 
 __all__ = ["DRAFT_SETTINGS", "UPLOAD_LIMIT_MB", "DashboardState", "get_state", "new_state"]
 
@@ -61,12 +60,10 @@ MARGINAL_SEED = 0  # the same prior draws every time, so that samples change onl
 # other back to back (a rerun asked for while one runs starts right after it).
 REFRESH_SECONDS = 1.0
 FRAGMENT_TIMER_SECONDS = 0.25
-RACE_SECONDS_PER_REFRESH = 0.6  # "Fix it" trains here: this much of each refresh
 # Marginals need a forward pass and a prior draw on up to MARGINAL_ROWS rows: while
 # playing they are recomputed every this many refreshes, not on every one.
 MARGINALS_EVERY_REFRESHES = 3
 
-_log = logging.getLogger(__name__)
 Value = TypeVar("Value")
 
 
@@ -81,7 +78,6 @@ class DashboardState(RaceControls, TableControls):
         self.steps_per_second: float | None = None  # while playing: steps over refresh periods
         self._previous_refresh: float | None = None  # when the last refresh started
         self.schema_version = 0
-        self.generation = 0  # moved on by anything that must stop a race's loop
         self.run_number = 0  # moved on by every new run: new table, rebuild or reset
         self.steps = History(HISTORY_CAPACITY)
         self.diagnosed = History(HISTORY_CAPACITY)  # Snapshot.conflict_steps says why apart
@@ -91,7 +87,8 @@ class DashboardState(RaceControls, TableControls):
         self.trainer = RemoteTrainer(table.data, table.schema, config or TrainConfig())
         self.draft = replace(self.trainer.config)  # the Model controls' settings, applied by Apply
         self.sample_choice: str | None = None  # the data view's sample picker; None: not picked yet
-        self.race: Race | None = None  # "Fix it" while it runs
+        self.race: RemoteRace | None = None  # "Fix it" while it runs
+        self._race_steps = 0
         self.race_result: RaceRecord | None = None  # the last race, once over
         self._start_run()
 
@@ -137,10 +134,10 @@ class DashboardState(RaceControls, TableControls):
         trainer = RemoteTrainer(table.data, schema, config, state)
         with self.lock:
             old, self.trainer = self.trainer, trainer
-            self.generation += 1
             self.table, self.schema = table, schema
             self.playing = False
-            self.race, self.race_result = None, None
+            self._end_race()
+            self.race_result = None
         old.close()
         self._start_run()
 
@@ -189,8 +186,7 @@ class DashboardState(RaceControls, TableControls):
     def reset(self) -> None:
         """Back to step 0 with the same seed, initial weights and batches."""
         with self.lock:
-            self.generation += 1
-            self.race = None
+            self._end_race()
             self.playing = False
             self.messages.pop("train", None)
             self._ask(self.trainer.reset)
@@ -204,8 +200,9 @@ class DashboardState(RaceControls, TableControls):
 
     def pause(self) -> None:
         with self.lock:
-            self.generation += 1
             self.playing = False
+            if self.race is not None:
+                self._pause_race()
             self._stop_worker()
 
     def _stop_worker(self) -> None:
@@ -219,23 +216,18 @@ class DashboardState(RaceControls, TableControls):
         if steps_per_refresh is not None:
             self._stop_worker()
 
-    def train(self, n_steps: int | None = None, seconds: float | None = None) -> int:
-        """Run ``n_steps`` steps now (or, while racing, race for about ``seconds``); returns
-        how many were done. A step the trainer rejects stops playing with its message; the
-        steps before it are kept."""
-        if (n_steps is None) == (seconds is None):
-            raise ValueError("give either a number of steps or a time budget")
+    def train(self, n_steps: int) -> int:
+        """Run ``n_steps`` steps now (of the race, while racing); returns how many were done.
+        A step the trainer rejects stops playing with its message; the steps before it are kept."""
         if self.race is not None:
-            return self._race(n_steps, seconds)
-        if n_steps is None:
-            raise ValueError("a time budget is for a race; the worker trains by steps")
+            return self._race(n_steps)
         return self._absorb(self._ask(self.trainer.train, n_steps))
 
     def step_once(self) -> None:
         """One step, then a fresh evaluation: the Step button, for looking closely."""
         self.pause()
         if self.race is not None:
-            self._race(1, None)
+            self._race(1)
         else:
             self._absorb(self._ask(self.trainer.train, 1, True))
 
@@ -245,7 +237,7 @@ class DashboardState(RaceControls, TableControls):
         self.refreshes += 1
         started = time.perf_counter()
         if self.race is not None:
-            done = self._race(None, RACE_SECONDS_PER_REFRESH)
+            done = self._race(None)
         else:
             # Under the lock, and only while playing: a refresh that began before a click on
             # Pause must neither set the worker playing again nor absorb its rows after the
@@ -262,23 +254,6 @@ class DashboardState(RaceControls, TableControls):
         if self._previous_refresh is not None:
             self.steps_per_second = done / max(1e-6, started - self._previous_refresh)
         self._previous_refresh = started
-        return done
-
-    def _race(self, n_steps: int | None, seconds: float | None) -> int:
-        generation, started, done = self.generation, time.perf_counter(), 0
-        try:
-            while (done < n_steps) if n_steps is not None else (time.perf_counter() - started < seconds):
-                with self.lock:
-                    if self.generation != generation or self.race is None:
-                        break
-                    if not self.race.advance(1):
-                        self._finish_race()
-                        break
-                done += 1
-        except Exception as error:  # a bug must not take the page down: say so in one line, log the rest
-            _log.exception("race step failed")
-            self.messages["train"] = f"the race stopped by an internal error: {one_line(error)}"
-            self.playing, self.race = False, None
         return done
 
     # --- what the worker sends back -----------------------------------------------------

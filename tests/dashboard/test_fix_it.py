@@ -44,7 +44,7 @@ def test_fix_it_races_the_candidates_live_then_trains_on_with_the_winner():
     steps_per_epoch = state.trainer.steps_per_epoch
     assert picture.round_ends[-1] * steps_per_epoch >= race_state.RACE_FINAL_STEPS
     # every candidate starts from the run's initial weights, not from where the run had got to
-    assert all(c.trainer.step_count == 0 for c in state.race.candidates)
+    assert all(c.step_count == 0 for c in state.race.candidates)
 
     state.train(n_steps=8 * picture.round_ends[0] * steps_per_epoch)  # the whole first round
     middle = state.current_race()
@@ -116,3 +116,18 @@ def test_the_train_view_draws_the_race_and_the_fix_it_button():
     grey = [t for t in traces if t["line"]["color"] == "#b8b8b8"]
     assert len(grey) == 4 and all("out in round 1" in t["name"] for t in grey)
     assert np.isfinite(np.asarray(traces[-1]["y"], dtype=float)).all()
+
+
+def test_fix_it_on_a_full_server_says_so_and_the_run_goes_on(monkeypatch):
+    import gc
+
+    from core.workers.pool import default_pool
+
+    state = _state()
+    state.step_once()
+    gc.collect()  # earlier tests' sessions give their places back first
+    monkeypatch.setattr(default_pool(), "max_sessions", default_pool().sessions)
+    state.fix_it()
+    assert state.race is None and "the most it allows" in state.messages["train"]
+    state.step_once()
+    assert state.trainer.step_count == 2
