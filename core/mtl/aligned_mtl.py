@@ -44,8 +44,9 @@ from core.mtl.system import GradientSystem
 _RESOLVED_RTOL = 1e-6
 
 
-def balance_transformation(gramian: Tensor) -> Tensor:
-    """B with the aligned system B G (float64, K x K, no zero rows); 0 if no direction is kept."""
+def balance_factors(gramian: Tensor) -> tuple[Tensor, Tensor]:
+    """B = V diag(scales) V^T with the aligned system B G (float64, K x K, no zero rows): the
+    kept singular directions V (K x kept) and their scales, s keep / lifted (none kept: empty)."""
     cosines, norms = cosine_matrix(gramian)
     left, singular = _singular_directions(gramian, cosines, norms)
     spread = (norms[:, None] * left).square().sum(dim=0)  # |D w|^2 per direction
@@ -56,11 +57,20 @@ def balance_transformation(gramian: Tensor) -> Tensor:
         largest = torch.linalg.eigvalsh(cosines)[-1]
         keep = dependence_filter((share / largest).sqrt()) if largest > 0 else torch.zeros_like(share)
     kept = keep > 0
-    if not kept.any():
-        return torch.zeros_like(gramian)
     logs = keep[kept] * singular[kept].log() + (1 - keep[kept]) * singular[0].log()
     lifted = logs.exp()
-    return lifted.min() * (left[:, kept] * (keep[kept] / lifted)) @ left[:, kept].T
+    return left[:, kept], (lifted.min() * (keep[kept] / lifted) if kept.any() else lifted)
+
+
+def balance_transformation(gramian: Tensor) -> Tensor:
+    """B itself (0 if no direction is kept)."""
+    directions, scales = balance_factors(gramian)
+    return (directions * scales) @ directions.T
+
+
+def balanced(directions: Tensor, scales: Tensor, preference: Tensor) -> Tensor:
+    """B @ preference without forming B: two K x kept products where B's is K x K x K."""
+    return directions @ (scales * (directions.T @ preference))
 
 
 def _singular_directions(gramian: Tensor, cosines: Tensor, norms: Tensor) -> tuple[Tensor, Tensor]:
@@ -87,5 +97,5 @@ class AlignedMTL(Method):
         active = system.active
         if not active.any():
             return system.combination(preference)
-        weights[active] = balance_transformation(system.gramian[active][:, active]) @ preference[active]
+        weights[active] = balanced(*balance_factors(system.gramian[active][:, active]), preference[active])
         return system.combination(weights)

@@ -22,7 +22,7 @@ from typing import cast
 import torch
 from torch import Tensor
 
-from core.mtl.aligned_mtl import _RESOLVED_RTOL, AlignedMTL, balance_transformation
+from core.mtl.aligned_mtl import _RESOLVED_RTOL, AlignedMTL, balance_factors, balanced
 from core.mtl.base import Method
 from core.mtl.cagrad import CAGrad
 from core.mtl.dwa import DynamicWeightAverage
@@ -92,8 +92,8 @@ def pcgrad(gramians: Tensor, methods: Sequence[Method]) -> Tensor:
 def aligned_mtl(gramians: Tensor, methods: Sequence[Method]) -> Tensor:
     """``AlignedMTL.combine_system``'s weights for each Gramian, from one batched ``eigh``.
     A run whose smallest eigenvalue is not resolved, or that cuts a direction, takes the
-    single method's path (``balance_transformation``); the others keep every direction whole,
-    where B is s W diag(1 / sigma) W^T."""
+    single method's path (``balance_factors``); the others keep every direction whole, where
+    B is s W diag(1 / sigma) W^T."""
     runs, k = gramians.shape[:2]
     preference = torch.full((k,), 1.0 / k, dtype=torch.float64, device=gramians.device)
     values, vectors = torch.linalg.eigh(gramians)
@@ -107,9 +107,10 @@ def aligned_mtl(gramians: Tensor, methods: Sequence[Method]) -> Tensor:
             if share.min() >= INDEPENDENT_ABOVE**2 * len(share):
                 keep = torch.ones_like(share)
                 lifted = (keep * singular.log() + (1 - keep) * singular[0].log()).exp()
-                weights[r] = lifted.min() * (left * (keep / lifted)) @ left.T @ preference
+                # contiguous, as the single path's kept directions are (eigh's come column-major)
+                weights[r] = balanced(left.contiguous(), lifted.min() * (keep / lifted), preference)
                 continue
-        weights[r] = balance_transformation(gramians[r]) @ preference
+        weights[r] = balanced(*balance_factors(gramians[r]), preference)
     return weights
 
 
