@@ -37,7 +37,7 @@ from core.trainer import Evaluation, TrainConfig, Trainer
 from core.workers.live import Facts, Marginals, Update
 from core.workers.pool import PoolFull, SessionEnded, TrainingPool, default_pool
 
-__all__ = ["PoolFull", "RemoteTrainer", "WorkerError"]
+__all__ = ["PoolFull", "RemoteTrainer", "WorkerError", "reply_value"]
 
 RELEASED = "released"  # SessionEnded's reason when the pool let an idle session go
 
@@ -174,16 +174,9 @@ class RemoteTrainer:
         return self._unpack(reply)
 
     def _unpack(self, reply: tuple[str, Any, Any]) -> Any:
-        outcome, value, facts = reply
-        if facts is not None:
-            self._facts = facts
-        if outcome == "ok":
-            return value
-        if outcome == "DataError":
-            raise DataError(value)
-        if outcome == "TrainingError":
-            raise TrainingError(value)
-        raise WorkerError(value)
+        if reply[2] is not None:
+            self._facts = reply[2]
+        return reply_value(reply)
 
     def _update(self, update: Update) -> Update:
         if update.checkpoint is not None:
@@ -228,3 +221,15 @@ class RemoteTrainer:
             raise DataError("no columns left to train on: every column is excluded")
         if len(self.splits["train"]) < 2:
             raise DataError(f"the table has {len(self.table)} rows: too few to train on")
+
+
+def reply_value(reply: tuple[str, Any, Any]) -> Any:
+    """A worker's reply's value, or its error raised as the exception it names."""
+    outcome, value, _facts = reply
+    if outcome == "ok":
+        return value
+    if outcome == "DataError":
+        raise DataError(value)
+    if outcome == "TrainingError":
+        raise TrainingError(value)
+    raise WorkerError(value)

@@ -23,11 +23,10 @@ from typing import Any
 import pandas as pd
 
 from core.comparison_view import CANCELLED, ComparisonView
-from core.errors import DataError, TrainingError
 from core.schema import Schema
 from core.trainer import TrainConfig
 from core.workers.pool import SessionEnded, TrainingPool, default_pool
-from core.workers.remote import RELEASED, WorkerError
+from core.workers.remote import RELEASED, WorkerError, reply_value
 
 __all__ = ["RemoteComparison"]
 
@@ -63,7 +62,7 @@ class RemoteComparison:
             command="create_comparison",
         )
         try:
-            self.view: ComparisonView = _value(reply)
+            self.view: ComparisonView = reply_value(reply)
         except BaseException:
             self._pool.close(self.id)
             raise
@@ -105,7 +104,7 @@ class RemoteComparison:
         if self.ended:
             return self.view
         try:
-            view = _value(self._pool.call(self.id, command, *args))
+            view = reply_value(self._pool.call(self.id, command, *args))
         except WorkerError as error:  # a bug in the worker: the comparison may still train
             self.notice = f"the comparison's worker failed: {error}"
             return self.view
@@ -127,14 +126,3 @@ class RemoteComparison:
             if not self.ended:
                 self.ended = True
                 self.view = self.view.halted(CANCELLED, f"stopped: {reason}")
-
-
-def _value(reply: tuple[str, Any, Any]) -> Any:
-    outcome, value, _facts = reply
-    if outcome == "ok":
-        return value
-    if outcome == "DataError":
-        raise DataError(value)
-    if outcome == "TrainingError":
-        raise TrainingError(value)
-    raise WorkerError(value)

@@ -18,7 +18,7 @@ from core.errors import DataError
 from core.synthetic import make_synthetic
 from core.trainer import TrainConfig
 from core.workers.live_comparison import LEASE_SECONDS
-from core.workers.pool import PoolFull, TrainingPool
+from core.workers.pool import PoolFull
 from core.workers.remote import RemoteTrainer
 from core.workers.remote_comparison import RemoteComparison
 
@@ -31,19 +31,6 @@ CONFIGS = [replace(BASE, method=m) for m in ("none", "imtl-g", "pcgrad")]
 @pytest.fixture(scope="module")
 def table():
     return make_synthetic(n_rows=400, seed=0)
-
-
-@pytest.fixture
-def workers():
-    made: list[TrainingPool] = []
-
-    def make(**options) -> TrainingPool:
-        made.append(TrainingPool(**options))
-        return made[-1]
-
-    yield make
-    for p in made:
-        p.shutdown()
 
 
 def cpu_seconds(pid: int) -> float:

@@ -16,7 +16,6 @@ from core.race import Race
 from core.synthetic import make_synthetic
 from core.trainer import TrainConfig
 from core.workers.live_comparison import LEASE_SECONDS
-from core.workers.pool import TrainingPool
 from core.workers.remote import RemoteTrainer
 from core.workers.remote_race import RaceStopped, RemoteRace
 
@@ -28,19 +27,6 @@ CONFIG = TrainConfig(hidden=8, layers=1, batch_size=128, seed=1)
 @pytest.fixture(scope="module")
 def table():
     return make_synthetic(n_rows=600, seed=0)
-
-
-@pytest.fixture
-def workers():
-    made: list[TrainingPool] = []
-
-    def make(**options) -> TrainingPool:
-        made.append(TrainingPool(**options))
-        return made[-1]
-
-    yield make
-    for p in made:
-        p.shutdown()
 
 
 def test_the_race_a_worker_runs_is_the_race_run_here(table, workers):

@@ -16,7 +16,7 @@ from core.errors import DataError
 from core.synthetic import make_synthetic
 from core.trainer import TrainConfig, Trainer
 from core.workers import pool
-from core.workers.pool import PoolFull, TrainingPool
+from core.workers.pool import PoolFull
 from core.workers.remote import RemoteTrainer
 
 pytestmark = pytest.mark.slow  # worker processes start in seconds each
@@ -28,19 +28,6 @@ CONFIG = TrainConfig(hidden=8, layers=1, batch_size=64)
 def table():
     data, schema = make_synthetic(n_rows=400, seed=0)
     return data, schema
-
-
-@pytest.fixture
-def workers():
-    made: list[TrainingPool] = []
-
-    def make(**options) -> TrainingPool:
-        made.append(TrainingPool(**options))
-        return made[-1]
-
-    yield make
-    for p in made:
-        p.shutdown()
 
 
 def test_a_worker_trains_as_this_process_does(table, workers):
