@@ -6,6 +6,7 @@ work on the machine falls on both alike; the load averages (as ``uptime`` prints
 printed before and after, and the 1-minute one with each result.
 
     python bench/bench_stacked.py [--data sample_data/Adult] [--rounds 3] [--steps 10] [--runs 1 4 8 16]
+                                  [--models vae iwae]  (dreg too)
 """
 
 from __future__ import annotations
@@ -62,13 +63,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--runs", type=int, nargs="+", default=[1, 4, 8, 16])
+    parser.add_argument("--models", nargs="+", default=["vae", "iwae"], choices=["vae", "iwae", "dreg"])
     args = parser.parse_args()
     torch.set_num_threads(1)
     loaded = load_table(args.data)
     print(f"{args.data}: {len(loaded.data)} rows, {len(loaded.schema.features)} columns; one torch thread")
     print(f"methods, in turn: {', '.join(METHODS)}; seeds 0-3; load average {_load()}")
     ratio_8 = None
-    for model in ("vae", "iwae"):
+    for model in args.models:
         for runs in args.runs:
             rounds = [_round(model, runs, args.steps, loaded) for _ in range(args.rounds)]
             stacked = statistics.median(r[0] for r in rounds)

@@ -55,16 +55,30 @@ class Architecture:
 
 
 @dataclass
+class StackedObjective:
+    """An ``Objective`` of R runs."""
+
+    column_losses: Tensor  # R x K
+    latent_loss: Tensor | None  # (R,); None: no latent part
+    trains: str | None = None  # "encoder" or "decoder": whose parameters it trains (None: all)
+    trains_heads: bool = True
+
+
+@dataclass
 class StackedForward:
-    """``TaskForward`` of R runs, for a model with one objective and one shared layer y."""
+    """``TaskForward`` of R runs, for a model with one shared layer y."""
 
     outputs: Tensor  # R x ... x P, computed from y_cut
     y: Tensor  # R x ... x hidden, in the graph
     y_cut: Tensor  # its detached copy
-    column_losses: Tensor  # R x K
-    latent_loss: Tensor  # (R,)
+    objectives: list[StackedObjective]
     loss: Tensor  # (R,), detached
     kl: Tensor  # (R,), detached
+
+    @property
+    def column_losses(self) -> Tensor:
+        """The first objective's, as a run's record has them."""
+        return self.objectives[0].column_losses
 
 
 def posterior(
@@ -107,7 +121,48 @@ def vae_forward(
     kl = gaussian_kl(mu, logvar).mean(-1)
     latent_loss = arch.beta * kl
     loss = (column_losses.sum(-1) + latent_loss).detach()
-    return StackedForward(outputs, y, y_cut, column_losses, latent_loss, loss, kl.detach())
+    return StackedForward(outputs, y, y_cut, [StackedObjective(column_losses, latent_loss)], loss, kl.detach())
+
+
+@dataclass
+class _WeightedTerms:
+    """``IWAE._weighted_terms`` of R runs: samples on axis 1, rows on 2."""
+
+    y: Tensor
+    y_cut: Tensor
+    outputs: Tensor
+    log_lik: Tensor  # R x S x B x K
+    log_prior_ratio: Tensor  # R x S x B
+    weights: Tensor  # R x S x B, normalised and detached
+    bound: Tensor  # (R,)
+    kl: Tensor  # (R,), detached
+
+
+def _weighted_terms(
+    params: StackedTensors,
+    buffers: StackedTensors,
+    batch: StackedBatch,
+    arch: Architecture,
+    generators: Sequence[torch.Generator],
+    stop_posterior_params: bool,
+) -> _WeightedTerms:
+    samples = arch.importance_samples
+    mu, logvar = posterior(params, buffers, batch, arch, generators)
+    eps = network.gaussian_noise((samples, *mu.shape[1:]), mu, generators)
+    mu, logvar = mu[:, None], logvar[:, None]  # broadcast over the samples, as alone
+    z = mu + eps * torch.exp(0.5 * logvar)  # R x S x B x L
+    y, y_cut, outputs = _decode_cut(params, z, arch.layers)
+    log_lik = log_likelihood(outputs, batch, arch, sample_axis=True)  # R x S x B x K
+    q_mu, q_logvar = (mu.detach(), logvar.detach()) if stop_posterior_params else (mu, logvar)
+    log_prior_ratio = arch.beta * (
+        gaussian_log_density(z, torch.zeros_like(mu), torch.zeros_like(logvar))
+        - gaussian_log_density(z, q_mu, q_logvar)
+    )  # R x S x B
+    log_w = log_lik.sum(-1).detach() + log_prior_ratio
+    weights = torch.softmax(log_w.detach(), dim=1)
+    bound = (torch.logsumexp(log_w, 1) - math.log(samples)).mean(-1)
+    kl = gaussian_kl(mu[:, 0], logvar[:, 0]).mean(-1).detach()
+    return _WeightedTerms(y, y_cut, outputs, log_lik, log_prior_ratio, weights, bound, kl)
 
 
 def iwae_forward(
@@ -117,30 +172,37 @@ def iwae_forward(
     arch: Architecture,
     generators: Sequence[torch.Generator],
 ) -> StackedForward:
-    samples = arch.importance_samples
-    mu, logvar = posterior(params, buffers, batch, arch, generators)
-    eps = network.gaussian_noise((samples, *mu.shape[1:]), mu, generators)
-    mu, logvar = mu[:, None], logvar[:, None]  # broadcast over the samples, as alone
-    z = mu + eps * torch.exp(0.5 * logvar)  # R x S x B x L
-    y, y_cut, outputs = _decode_cut(params, z, arch.layers)
-    log_lik = log_likelihood(outputs, batch, arch, sample_axis=True)  # R x S x B x K
-    # IWAE.forward_tasks's terms with the run axis in front: samples on axis 1, rows on 2
-    log_prior_ratio = arch.beta * (
-        gaussian_log_density(z, torch.zeros_like(mu), torch.zeros_like(logvar)) - gaussian_log_density(z, mu, logvar)
-    )  # R x S x B
-    log_w = log_lik.sum(-1).detach() + log_prior_ratio
-    weights = torch.softmax(log_w.detach(), dim=1)
-    bound = (torch.logsumexp(log_w, 1) - math.log(samples)).mean(-1)
-    column_losses = -(weights.unsqueeze(-1) * log_lik).sum(1).mean(1)
-    latent_loss = -bound - column_losses.sum(-1).detach()
-    kl = gaussian_kl(mu[:, 0], logvar[:, 0]).mean(-1).detach()
-    return StackedForward(outputs, y, y_cut, column_losses, latent_loss, -bound.detach(), kl)
+    t = _weighted_terms(params, buffers, batch, arch, generators, False)
+    column_losses = -(t.weights.unsqueeze(-1) * t.log_lik).sum(1).mean(1)
+    latent_loss = -t.bound - column_losses.sum(-1).detach()
+    objective = StackedObjective(column_losses, latent_loss)
+    return StackedForward(t.outputs, t.y, t.y_cut, [objective], -t.bound.detach(), t.kl)
+
+
+def dreg_forward(
+    params: StackedTensors,
+    buffers: StackedTensors,
+    batch: StackedBatch,
+    arch: Architecture,
+    generators: Sequence[torch.Generator],
+) -> StackedForward:
+    """``DReG.forward_tasks``: the decoder's objective with weights w, the encoder's with w^2."""
+    t = _weighted_terms(params, buffers, batch, arch, generators, True)
+    w, w2 = t.weights.unsqueeze(-1), (t.weights**2).unsqueeze(-1)
+    decoder = StackedObjective(-(w * t.log_lik).sum(1).mean(1), None, "decoder")
+    encoder = StackedObjective(
+        -(w2 * t.log_lik).sum(1).mean(1),
+        -(t.weights**2 * t.log_prior_ratio).sum(1).mean(-1),
+        "encoder",
+        trains_heads=False,
+    )
+    return StackedForward(t.outputs, t.y, t.y_cut, [decoder, encoder], -t.bound.detach(), t.kl)
 
 
 StackedModelForward = Callable[
     [StackedTensors, StackedTensors, StackedBatch, Architecture, Sequence[torch.Generator]], StackedForward
 ]
-STACKED_FORWARDS: dict[str, StackedModelForward] = {"vae": vae_forward, "iwae": iwae_forward}
+STACKED_FORWARDS: dict[str, StackedModelForward] = {"vae": vae_forward, "iwae": iwae_forward, "dreg": dreg_forward}
 
 
 def stacked_forward(model: str) -> StackedModelForward:

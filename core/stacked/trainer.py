@@ -23,7 +23,7 @@ import functools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -185,13 +185,17 @@ class StackedTrainer:
             [t.noise_generator for t in self.runs],
         )
         outcomes: dict[int, StepRecord | TrainingError] = {}
-        finite_loss = (torch.isfinite(forward.loss) & torch.isfinite(forward.column_losses).all(-1)).tolist()
+        finite = torch.isfinite(forward.loss)
+        for objective in forward.objectives:  # as a Trainer's watch over the loss and every objective's columns
+            finite = finite & torch.isfinite(objective.column_losses).all(-1)
+        finite_loss = finite.tolist()
         for r in sorted(stepping):
             if not finite_loss[r]:
                 outcomes[r] = self._loss_error(r, forward.column_losses[r], float(forward.loss[r]))
         combining = [r in stepping and r not in outcomes for r in range(len(self.runs))]
         gradients, combinations = self._combine(forward, combining)
-        outcomes.update({r: c for r, c in combinations.items() if isinstance(c, TrainingError)})
+        for per_run in combinations:
+            outcomes.update({r: c for r, c in per_run.items() if isinstance(c, TrainingError) and r not in outcomes})
         self._backward(forward, gradients, combinations)
         params = list(self.state.params.values())
         grads_finite = _finite_lengths([p.grad for p in params])
@@ -213,9 +217,9 @@ class StackedTrainer:
                 result.append(outcome)
                 continue
             self._synced[r] = False
-            combination = combinations[r]
-            assert isinstance(combination, Combination)
-            result.append(self._record(r, forward, gradients, combination, seconds))
+            combined = [per_run[r] for per_run in combinations]
+            assert all(isinstance(c, Combination) for c in combined)
+            result.append(self._record(r, forward, gradients[0], cast(list[Combination], combined), seconds))
         return result
 
     def _step_alone(self, stepping: set[int]) -> list[StepOutcome]:
@@ -235,47 +239,73 @@ class StackedTrainer:
 
     def _combine(
         self, forward: StackedForward, combining: list[bool]
-    ) -> tuple[RunGradients, dict[int, Combination | TrainingError]]:
-        (d_outputs,) = torch.autograd.grad(forward.column_losses.sum(), forward.outputs, retain_graph=True)
+    ) -> tuple[list[RunGradients], list[dict[int, Combination | TrainingError]]]:
+        """Per objective, every run's gradients and its own method's combination of them."""
         runs = len(self.runs)
         head = self.state.params["head.weight"].detach().clone()  # as it was before the step, for the records
-        flat = d_outputs.reshape(runs, -1, d_outputs.shape[-1])
         layouts = [t.layout for t in self.runs]
-        gradients = RunGradients(
-            flat, head, forward.column_losses.detach(), run_gramians(flat, head, layouts[0]), layouts
-        )
-        methods = [t.method_instances.rows[0][0] if ok else None for t, ok in zip(self.runs, combining, strict=True)]
-        return gradients, combine_runs(gradients, methods, [t.config.rescale for t in self.runs])
+        rescale = [t.config.rescale for t in self.runs]
+        gradients, combinations = [], []
+        for j, objective in enumerate(forward.objectives):
+            (d_outputs,) = torch.autograd.grad(objective.column_losses.sum(), forward.outputs, retain_graph=True)
+            flat = d_outputs.reshape(runs, -1, d_outputs.shape[-1])
+            losses = objective.column_losses.detach()
+            gradients.append(RunGradients(flat, head, losses, run_gramians(flat, head, layouts[0]), layouts))
+            methods = [
+                t.method_instances.rows[j][0] if ok else None for t, ok in zip(self.runs, combining, strict=True)
+            ]
+            combinations.append(combine_runs(gradients[-1], methods, rescale))
+        return gradients, combinations
 
     def _backward(
-        self, forward: StackedForward, gradients: RunGradients, combinations: dict[int, Combination | TrainingError]
+        self,
+        forward: StackedForward,
+        gradients: list[RunGradients],
+        combinations: list[dict[int, Combination | TrainingError]],
     ) -> None:
-        """Every run's combined direction through the trunk and encoder, its latent loss,
-        and the heads' ordinary gradient, in one backward pass (a run without a
-        combination sends none through the trunk)."""
-        directions = torch.zeros_like(forward.y)
-        for r, combination in combinations.items():
-            if isinstance(combination, Combination):
-                directions[r] = combination.direction.reshape(forward.y.shape[1:])
-        torch.autograd.backward(
-            [forward.outputs, forward.y, forward.latent_loss],
-            [gradients.d_outputs.reshape(forward.outputs.shape), directions, torch.ones_like(forward.latent_loss)],
-            inputs=list(self.state.params.values()),
-        )
+        """Per objective, as a Trainer's ``backward_combined``: every run's combined direction
+        through the trunk and encoder, the latent loss, and the heads' ordinary gradient, into
+        the parameters the objective trains (a run without a combination sends none through
+        the trunk)."""
+        last = len(forward.objectives) - 1
+        for j, (objective, grads, per_run) in enumerate(zip(forward.objectives, gradients, combinations, strict=True)):
+            directions = torch.zeros_like(forward.y)
+            for r, combination in per_run.items():
+                if isinstance(combination, Combination):
+                    directions[r] = combination.direction.reshape(forward.y.shape[1:])
+            tensors, grad_tensors = [forward.y], [directions]
+            if objective.trains_heads:
+                tensors.insert(0, forward.outputs)
+                grad_tensors.insert(0, grads.d_outputs.reshape(forward.outputs.shape))
+            if objective.latent_loss is not None:
+                tensors.append(objective.latent_loss)
+                grad_tensors.append(torch.ones_like(objective.latent_loss))
+            torch.autograd.backward(
+                tensors, grad_tensors, inputs=self._trained_by(objective.trains), retain_graph=j < last
+            )
 
-    def _plain_lengths_finite(self, combinations: dict[int, Combination | TrainingError]) -> list[bool]:
+    def _trained_by(self, part: str | None) -> list[Tensor]:
+        """The stacked parameters of the first run's ``{part}_parameters()`` (None: all)."""
+        if part is None:
+            return list(self.state.params.values())
+        model = self.runs[0].model
+        names = {id(p): name for name, p in model.named_parameters()}
+        return [self.state.params[names[id(p)]] for p in getattr(model, f"{part}_parameters")()]
+
+    def _plain_lengths_finite(self, combinations: list[dict[int, Combination | TrainingError]]) -> list[bool]:
         """Per run, False where a plain sum's direction is too long to measure: a Trainer
         rejects that step (a method's rescaling would have made it NaN)."""
         finite = [True] * len(self.runs)
-        plain = {
-            r: c
-            for r, c in combinations.items()
-            if isinstance(c, Combination) and isinstance(self.runs[r].method_instances.rows[0][0], PlainSum)
-        }
-        if plain:
-            lengths = torch.stack([c.direction for c in plain.values()]).norm(dim=1)
-            for r, ok in zip(plain, torch.isfinite(lengths).tolist(), strict=True):
-                finite[r] = ok
+        for j, per_run in enumerate(combinations):
+            plain = {
+                r: c
+                for r, c in per_run.items()
+                if isinstance(c, Combination) and isinstance(self.runs[r].method_instances.rows[j][0], PlainSum)
+            }
+            if plain:
+                lengths = torch.stack([c.direction for c in plain.values()]).norm(dim=1)
+                for r, ok in zip(plain, torch.isfinite(lengths).tolist(), strict=True):
+                    finite[r] = finite[r] and ok
         return finite
 
     def _loss_error(self, run: int, column_losses: Tensor, loss: float) -> TrainingError:
@@ -296,17 +326,27 @@ class StackedTrainer:
         )
 
     def _record(
-        self, run: int, forward: StackedForward, gradients: RunGradients, combination: Combination, seconds: float
+        self, run: int, forward: StackedForward, gradients: RunGradients, combined: list[Combination], seconds: float
     ) -> StepRecord:
+        """As a Trainer records a step: the first objective's gradients and combination, converged
+        where every objective's method converged."""
         t, config = self.runs[run], self.runs[run].config
         t.step_count += 1
         # cosines on every step for few columns, else every `cosine_every` steps, as a Trainer records them
         with_cos = len(t.features) <= config.cosine_max_columns or t.step_count % max(1, config.cosine_every) == 0
-        rows, direction, weights = gradients.rows(run), combination.direction, combination.weights
+        rows, direction, weights = gradients.rows(run), combined[0].direction, combined[0].weights
         diagnostics = functools.partial(diagnose, rows, direction, weights, with_cos, gradients.gramians[run])
         column_losses = forward.column_losses[run].detach()
         return StepRecord(
-            t.step_count, t.epoch, t.method, forward.loss[run], forward.kl[run], column_losses, diagnostics, seconds
+            t.step_count,
+            t.epoch,
+            t.method,
+            forward.loss[run],
+            forward.kl[run],
+            column_losses,
+            diagnostics,
+            seconds,
+            converged=all(c.converged for c in combined),
         )
 
 

@@ -42,7 +42,7 @@ def _configs(model):
     ]
 
 
-@pytest.mark.parametrize("model", ["vae", "iwae"])
+@pytest.mark.parametrize("model", ["vae", "iwae", "dreg"])
 def test_every_run_equals_its_trainer_alone(table, model):
     """Records (losses, gradient norms, weights, cosines), weights, Adam moments (every
     step's gradients) and test scores."""
@@ -54,6 +54,7 @@ def test_every_run_equals_its_trainer_alone(table, model):
         for record, trainer in zip(records, alone, strict=True):
             expected = trainer.step()
             assert record.step == expected.step and record.epoch == expected.epoch
+            assert record.converged == expected.converged
             assert abs(record.loss - expected.loss) <= 1e-6 and abs(record.kl - expected.kl) <= 1e-6
             np.testing.assert_allclose(record.column_losses, expected.column_losses, atol=1e-6, rtol=0)
             for field in ("norms", "weights", "direction_cosines"):
