@@ -6,8 +6,9 @@ combines its own rows: the plain sum and the methods of ``core.stacked.methods``
 batched form for all their runs at once; the methods that solve or keep state per run
 (``GRAMIAN_WEIGHTED``) each on its run's Gramian, their directions then formed and
 rescaled for all of them at once; the rest (GradDrop, cocktails) run by run through
-``combine_gradients``. Every run's instance is its own, so stateful and random methods
-keep their state and their draws per run.
+``combine_gradients``; GradDrop's masks are drawn and applied for all its runs at once.
+Every run's instance is its own, so stateful and random methods keep their state and their
+draws per run.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from core.errors import TrainingError
 from core.gradients import ColumnLayout, ColumnRows
 from core.mtl import Combination, combine_gradients
 from core.mtl.base import Method
+from core.mtl.graddrop import GradDrop
 from core.mtl.plain_sum import PlainSum
+from core.mtl.system import GradientSystem
 from core.stacked.methods import BATCHED_WEIGHTS, GRAMIAN_WEIGHTED, GramianOnly
 
 
@@ -102,6 +105,7 @@ def combine_runs(
     plain: list[int] = []
     batched: dict[type[Method], list[tuple[int, Method]]] = {}
     solved: dict[int, Combination] = {}  # by each run's own instance, its direction left to form
+    dropping: list[tuple[int, GradDrop]] = []
     for run, method in enumerate(methods):
         if method is None:
             continue
@@ -112,6 +116,8 @@ def combine_runs(
                 plain.append(run)
             elif type(method) in BATCHED_WEIGHTS and all_active[run]:
                 batched.setdefault(type(method), []).append((run, method))
+            elif type(method) is GradDrop:
+                dropping.append((run, method))
             elif type(method) in GRAMIAN_WEIGHTED:
                 rows = GramianOnly(gradients.gramians[run], gradients.rows(run).shape[1], gradients.d_outputs.dtype)
                 solved[run] = method.combine(rows, gradients.losses[run], gradients.gramians[run])
@@ -137,4 +143,37 @@ def combine_runs(
         runs = sorted(weighted)
         stacked = torch.stack([weighted[run][0].to(gradients.d_outputs.device, torch.float64) for run in runs])
         result.update(_combined(gradients, runs, stacked, rescale, [weighted[run][1] for run in runs]))
+    if dropping:
+        result.update(_graddrop(gradients, dropping, rescale))
     return result
+
+
+def _graddrop(
+    gradients: RunGradients, pairs: Sequence[tuple[int, GradDrop]], rescale: Sequence[bool]
+) -> dict[int, Combination]:
+    """``GradDrop.combine_system`` for its runs at once, each run's draw from its own instance's
+    generator, then each run's least-squares weights and ``combine_gradients``'s rescaling."""
+    runs = [run for run, _ in pairs]
+    rows = torch.stack([gradients.rows(run).rows() for run in runs])  # R' x K x D
+    total, spread = rows.sum(dim=1), rows.abs().sum(dim=1)
+    purity = torch.where(spread > 0, 0.5 * (1 + total / spread), 0.5)
+    width = rows.shape[2]
+    draws = torch.stack([torch.rand(width, generator=m.generator, dtype=torch.float64) for _, m in pairs]).to(rows)
+    keep = ((purity > draws)[:, None] & (rows > 0)) | ((purity < draws)[:, None] & (rows < 0))
+    # the leakages as a run alone has them: float scalars of the rows' dtype
+    leakage, passing = (torch.tensor(v, dtype=rows.dtype)[:, None, None] for v in _leakages(pairs))
+    directions = ((leakage + passing * keep.to(rows.dtype)) * rows).sum(dim=1)
+    result = {}
+    for i, run in enumerate(runs):
+        system = GradientSystem(gradients.rows(run), gradients.gramians[run])
+        combination = Combination(directions[i], system.least_squares_weights(directions[i]))
+        if rescale[run] and (size := combination.direction.norm()) != 0:
+            target = system.source.mix(torch.ones(rows.shape[1], dtype=rows.dtype, device=rows.device)).norm()
+            factor = target / size
+            combination = Combination(combination.direction * factor, combination.weights * factor)
+        result[run] = combination
+    return result
+
+
+def _leakages(pairs: Sequence[tuple[int, GradDrop]]) -> tuple[list[float], list[float]]:
+    return [m.leakage for _, m in pairs], [1 - m.leakage for _, m in pairs]

@@ -10,7 +10,7 @@ from core.synthetic import make_synthetic
 from core.trainer import TrainConfig, Trainer
 
 # seeds, methods (stateful ones, random ones, solvers, a cocktail) and learning rates mixed;
-# two runs of a method are batched together, so PCGrad, IMTL-G and Aligned-MTL appear twice
+# two runs of a method are batched together, so PCGrad, IMTL-G, Aligned-MTL and GradDrop appear twice
 RUNS = [
     (0, "none", 1e-3),
     (1, "imtl-g", 2e-3),
@@ -25,6 +25,7 @@ RUNS = [
     (1, "cagrad", 1e-3),
     (0, "nash-mtl", 1e-3),
     (2, "graddrop", 1e-3),
+    (0, "graddrop", 2e-3),
     (1, "imtl-g+pcgrad", 1e-3),
 ]
 
@@ -192,3 +193,20 @@ def test_batched_weights_equal_each_runs_own_method_bit_for_bit(spec):
         system = GradientSystem(GramianOnly(gramian, 40, torch.float64), gramian)
         alone = make_method(spec).combine_system(system, torch.zeros(len(gramian)))
         assert torch.equal(batched[r], alone.weights), r
+
+
+def test_graddrop_with_leakage_steps_as_alone_bit_for_bit(table):
+    df, schema = table
+    configs = [
+        TrainConfig(batch_size=64, hidden=18, layers=2, seed=s, method="graddrop", method_options={"leakage": leak})
+        for s, leak in ((0, 0.3), (1, 0.1), (2, 0.0))
+    ]
+    stacked = StackedTrainer(df, schema, configs)
+    alone = [Trainer(df, schema, c) for c in configs]
+    for _ in range(6):
+        stacked.step()
+        for trainer in alone:
+            trainer.step()
+    for r, trainer in enumerate(alone):
+        for name, p in trainer.model.named_parameters():
+            assert torch.equal(p, stacked.state.params[name][r]), (r, name)
