@@ -5,9 +5,8 @@ as a single Trainer has them, with their R x K x K Gramians. Each run's method t
 combines its own rows: the plain sum and the methods of ``core.stacked.methods`` with a
 batched form for all their runs at once; the methods that solve or keep state per run
 (``GRAMIAN_WEIGHTED``) each on its run's Gramian, their directions then formed and
-rescaled for all of them at once; the rest (GradDrop, cocktails) run by run through
-``combine_gradients``; GradDrop's masks are drawn and applied for all its runs at once.
-Every run's instance is its own, so stateful and random methods keep their state and their
+rescaled for all of them at once; GradDrop's masks drawn and applied for all its runs at
+once; the rest (cocktails) run by run through ``combine_gradients``. Every run's instance is its own, so stateful and random methods keep their state and their
 draws per run.
 """
 
