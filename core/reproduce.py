@@ -353,7 +353,9 @@ class Reproduction:
         for cell in cells:
             if cell.name not in chosen:  # an earlier run's cell: the choice its scan made
                 chosen[cell.name] = self.choices.get(cell.name, {}).get("method")
-        return write_tables(self.out, cells, chosen, self.records, p.seeds, notes)
+        # the trials on disk too: another run into the same folder may have finished some since this one began
+        records = {**self.store.finished(), **self.records}
+        return write_tables(self.out, cells, chosen, records, p.seeds, notes)
 
     def table_cells(self) -> list[Cell]:
         """This run's cells and every earlier run's of the same variant (``core.table1_cells``)."""

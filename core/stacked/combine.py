@@ -6,8 +6,8 @@ combines its own rows: the plain sum and the methods of ``core.stacked.methods``
 batched form for all their runs at once; the methods that solve or keep state per run
 (``GRAMIAN_WEIGHTED``) each on its run's Gramian, their directions then formed and
 rescaled for all of them at once; GradDrop's masks drawn and applied for all its runs at
-once; the rest (cocktails) run by run through ``combine_gradients``. Every run's instance is its own, so stateful and random methods keep their state and their
-draws per run.
+once; the rest (cocktails) run by run through ``combine_gradients``. Every run's instance
+is its own, so stateful and random methods keep their state and their draws per run.
 """
 
 from __future__ import annotations

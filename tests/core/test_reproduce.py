@@ -295,8 +295,8 @@ def test_a_rerun_with_other_models_and_data_sets_keeps_the_earlier_cells_rows(tm
     assert ("vae", "IMDB", "plain") in table and ("iwae", "IMDB", "plain") in table
     assert list(dict.fromkeys(m for m, _, _ in table)) == ["vae", "iwae"]  # the paper's model order
     assert "vae/Wine: 3 epochs" in (tmp_path / "table.md").read_text()
-    first.write_tables()  # a run still going beside the second: it keeps the second's cells
-    assert ("iwae", "HI", "plain") in rows()
+    first.write_tables()  # a run still going beside the second: it keeps the second's cells and their trials
+    assert float(rows()["iwae", "HI", "plain"]["mean_error"]) == 0.5
 
     # The same cell at another length: its new row, not the old one beside it.
     third = reproduction(("vae",), ("Wine",), 5)
