@@ -160,7 +160,8 @@ def _graddrop(
     draws = torch.stack([torch.rand(width, generator=m.generator, dtype=torch.float64) for _, m in pairs]).to(rows)
     keep = ((purity > draws)[:, None] & (rows > 0)) | ((purity < draws)[:, None] & (rows < 0))
     # the leakages as a run alone has them: float scalars of the rows' dtype
-    leakage, passing = (torch.tensor(v, dtype=rows.dtype)[:, None, None] for v in _leakages(pairs))
+    leakage = torch.tensor([m.leakage for _, m in pairs], dtype=rows.dtype)[:, None, None]
+    passing = torch.tensor([1 - m.leakage for _, m in pairs], dtype=rows.dtype)[:, None, None]
     directions = ((leakage + passing * keep.to(rows.dtype)) * rows).sum(dim=1)
     result = {}
     for i, run in enumerate(runs):
@@ -172,7 +173,3 @@ def _graddrop(
             combination = Combination(combination.direction * factor, combination.weights * factor)
         result[run] = combination
     return result
-
-
-def _leakages(pairs: Sequence[tuple[int, GradDrop]]) -> tuple[list[float], list[float]]:
-    return [m.leakage for _, m in pairs], [1 - m.leakage for _, m in pairs]

@@ -29,7 +29,7 @@ from core.mtl.dwa import DynamicWeightAverage
 from core.mtl.gradnorm import GradNorm
 from core.mtl.gradvac import GradVac
 from core.mtl.imtl_g import _SMALL_SUM_RTOL, IMTLG, imtl_g_weights
-from core.mtl.linalg import INDEPENDENT_ABOVE, cosine_matrix, dependence_filter
+from core.mtl.linalg import INDEPENDENT_ABOVE, dependence_filter
 from core.mtl.mgda import MGDAUB
 from core.mtl.nash_mtl import NashMTL
 from core.mtl.nsgd import NormalisedGradients
@@ -99,9 +99,10 @@ def aligned_mtl(gramians: Tensor, methods: Sequence[Method]) -> Tensor:
     values, vectors = torch.linalg.eigh(gramians)
     resolved = (values[:, 0] > _RESOLVED_RTOL * values[:, -1]).tolist()
     weights = torch.empty(runs, k, dtype=torch.float64, device=gramians.device)
+    all_norms = gramians.diagonal(dim1=1, dim2=2).clamp_min(0).sqrt()  # as cosine_matrix forms them
     for r in range(runs):
         if resolved[r]:
-            _, norms = cosine_matrix(gramians[r])
+            norms = all_norms[r]
             left, singular = vectors[r].flip(1), values[r].flip(0).sqrt()
             share = singular.square() / (norms[:, None] * left).square().sum(dim=0)
             if share.min() >= INDEPENDENT_ABOVE**2 * len(share):

@@ -284,6 +284,7 @@ class StackedTrainer:
                 tensors, grad_tensors, inputs=self._trained_by(objective.trains), retain_graph=j < last
             )
 
+    @functools.cache  # noqa: B019 -- one trainer per stack; the stacked tensors are updated in place
     def _trained_by(self, part: str | None) -> list[Tensor]:
         """The stacked parameters of the first run's ``{part}_parameters()`` (None: all)."""
         if part is None:
