@@ -41,15 +41,19 @@ class Method:
                 f"losses must have shape ({system.n_tasks},) to match the gradients, got {tuple(losses.shape)}"
             )
         combination = self.combine_system(system, losses.detach())
-        if not combination.converged and not self._warned_of_cap:
+        self.note_convergence(combination.converged, stacklevel=3)
+        return combination
+
+    def note_convergence(self, converged: bool, stacklevel: int = 2) -> None:
+        """Warn, the first time only, that this instance's solver stopped at its cap."""
+        if not converged and not self._warned_of_cap:
             self._warned_of_cap = True
             warnings.warn(
                 f"method {self.name!r}: its solver stopped at its iteration cap; this step uses its last "
                 "iterate (Combination.converged is False), and later capped steps are not reported again",
                 RuntimeWarning,
-                stacklevel=2,
+                stacklevel=stacklevel,
             )
-        return combination
 
     def combine_system(self, system: GradientSystem, losses: Tensor) -> Combination:
         raise NotImplementedError

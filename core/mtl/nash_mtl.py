@@ -38,9 +38,9 @@ from core.mtl.options import option_int
 from core.mtl.system import GradientSystem
 
 # Stop when the Newton decrement^2 / 2 (the predicted decrease of f) is below this.
-_DECREMENT_TOL = 1e-20
+DECREMENT_TOL = 1e-20
 # Quadratic convergence region of a self-concordant function: take full steps.
-_FULL_STEP_DECREMENT = 0.25
+FULL_STEP_DECREMENT = 0.25
 
 
 def bargaining_weights(cosines: Tensor, start: Tensor, iterations: int) -> tuple[Tensor, bool]:
@@ -52,9 +52,9 @@ def bargaining_weights(cosines: Tensor, start: Tensor, iterations: int) -> tuple
         hessian = cosines + torch.diag(weights**-2)
         step = -torch.linalg.solve(hessian, gradient)
         decrement = max(float(-(gradient @ step)), 0.0) ** 0.5
-        if decrement**2 / 2 < _DECREMENT_TOL:
+        if decrement**2 / 2 < DECREMENT_TOL:
             return weights, True
-        weights = weights + (step if decrement < _FULL_STEP_DECREMENT else step / (1 + decrement))
+        weights = weights + (step if decrement < FULL_STEP_DECREMENT else step / (1 + decrement))
     return weights, False
 
 
@@ -68,24 +68,35 @@ class NashMTL(Method):
 
     def combine_system(self, system: GradientSystem, losses: Tensor) -> Combination:
         k = system.n_tasks
-        check_task_count(self, None if self.previous is None else len(self.previous), k)
+        self.check_columns(k)
         weights = torch.zeros(k, dtype=torch.float64)
         active = system.active.cpu()
         converged = True
         if active.any():
             norms = system.norms.cpu()[active]
             cosines = system.gramian.cpu()[active][:, active] / norms[:, None] / norms[None, :]
-            # Where there is nothing to warm-start from: 1, the solution for orthogonal columns.
-            start = torch.ones(len(norms), dtype=torch.float64)
-            if self.previous is not None:
-                start = torch.where(self.previous[active] > 0, self.previous[active], start)
-            solution, converged = bargaining_weights(cosines, start, self.iterations)
-            self.previous = torch.zeros(k, dtype=torch.float64)
-            self.previous[active] = solution
+            solution, converged = bargaining_weights(cosines, self.start(active), self.iterations)
+            self.keep(solution, active)
             weights[active] = solution / norms
         combination = system.combination(weights)
         combination.converged = converged
         return combination
+
+    def check_columns(self, k: int) -> None:
+        check_task_count(self, None if self.previous is None else len(self.previous), k)
+
+    def start(self, active: Tensor) -> Tensor:
+        """The Newton steps' start on the active columns: the previous solution (the warm
+        start) and, where there is nothing to start from, 1, the solution for orthogonal columns."""
+        start = torch.ones(int(active.sum()), dtype=torch.float64)
+        if self.previous is not None:
+            start = torch.where(self.previous[active] > 0, self.previous[active], start)
+        return start
+
+    def keep(self, solution: Tensor, active: Tensor) -> None:
+        """Remember ``solution`` (on the active columns) as the next call's start."""
+        self.previous = torch.zeros(len(active), dtype=torch.float64)
+        self.previous[active] = solution
 
     def state_dict(self) -> dict:
         return {} if self.previous is None else {"previous": self.previous.clone()}

@@ -24,6 +24,7 @@ from core.gradients import ColumnLayout, ColumnRows
 from core.mtl import Combination, combine_gradients
 from core.mtl.base import Method
 from core.mtl.graddrop import GradDrop
+from core.mtl.nash_mtl import NashMTL
 from core.mtl.plain_sum import PlainSum
 from core.mtl.system import GradientSystem
 from core.stacked.methods import BATCHED_WEIGHTS, GRAMIAN_WEIGHTED, GramianOnly
@@ -101,6 +102,7 @@ def combine_runs(
     finite = (torch.isfinite(diagonals).all(1) & torch.isfinite(gradients.losses).all(1)).tolist()
     active = (diagonals.clamp_min(0).sqrt() > math.sqrt(torch.finfo(gradients.d_outputs.dtype).tiny)).all(1)
     all_active = active.tolist()
+    k = gradients.losses.shape[1]
     plain: list[int] = []
     batched: dict[type[Method], list[tuple[int, Method]]] = {}
     solved: dict[int, Combination] = {}  # by each run's own instance, its direction left to form
@@ -114,6 +116,8 @@ def combine_runs(
             if isinstance(method, PlainSum):
                 plain.append(run)
             elif type(method) in BATCHED_WEIGHTS and all_active[run]:
+                if isinstance(method, NashMTL):
+                    method.check_columns(k)
                 batched.setdefault(type(method), []).append((run, method))
             elif type(method) is GradDrop:
                 dropping.append((run, method))
@@ -129,15 +133,16 @@ def combine_runs(
     # Every weighted run's direction formed at once: the plain sum's weights are ones (a
     # product by one is exact, and so is its rescaling by its own length).
     weighted: dict[int, tuple[Tensor, bool]] = {}
-    k = gradients.losses.shape[1]
     for run in plain:
         weighted[run] = (torch.ones(k, dtype=torch.float64, device=gradients.losses.device), True)
     for run, combination in solved.items():
         weighted[run] = (combination.weights, combination.converged)
     for kind, pairs in batched.items():
         runs = [run for run, _ in pairs]
-        weights = BATCHED_WEIGHTS[kind](gradients.gramians[runs], [method for _, method in pairs])
-        weighted.update({run: (w, True) for run, w in zip(runs, weights.unbind(0), strict=True)})
+        weights, converged = BATCHED_WEIGHTS[kind](gradients.gramians[runs], [method for _, method in pairs])
+        for (run, method), w, run_converged in zip(pairs, weights.unbind(0), converged, strict=True):
+            method.note_convergence(run_converged)
+            weighted[run] = (w, run_converged)
     if weighted:
         runs = sorted(weighted)
         stacked = torch.stack([weighted[run][0].to(gradients.d_outputs.device, torch.float64) for run in runs])

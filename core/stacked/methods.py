@@ -31,7 +31,7 @@ from core.mtl.gradvac import GradVac
 from core.mtl.imtl_g import _SMALL_SUM_RTOL, IMTLG, imtl_g_weights
 from core.mtl.linalg import INDEPENDENT_ABOVE, dependence_filter
 from core.mtl.mgda import MGDAUB
-from core.mtl.nash_mtl import NashMTL
+from core.mtl.nash_mtl import DECREMENT_TOL, FULL_STEP_DECREMENT, NashMTL
 from core.mtl.nsgd import NormalisedGradients
 from core.mtl.orders import random_orders
 from core.mtl.pcgrad import PCGrad
@@ -40,8 +40,8 @@ from core.mtl.uncertainty import UncertaintyWeighting
 from core.mtl.upgrad import UPGrad
 
 # weights (runs x K, float64) of the runs whose Gramians are given (runs x K x K, every
-# row active), their methods in the same order
-BatchedWeights = Callable[[Tensor, Sequence[Method]], Tensor]
+# row active), their methods in the same order, and whether each run's solver converged
+BatchedWeights = Callable[[Tensor, Sequence[Method]], tuple[Tensor, list[bool]]]
 
 
 def _cosines(gramians: Tensor) -> tuple[Tensor, Tensor]:
@@ -50,13 +50,17 @@ def _cosines(gramians: Tensor) -> tuple[Tensor, Tensor]:
     return gramians / norms[:, :, None] / norms[:, None, :], norms
 
 
-def imtl_g(gramians: Tensor, methods: Sequence[Method]) -> Tensor:
+def imtl_g(gramians: Tensor, methods: Sequence[Method]) -> tuple[Tensor, list[bool]]:
     """``imtl_g_weights`` of each Gramian. ``filtered_pinv``'s Cholesky inverse is taken for
     all runs at once; a run whose cosine matrix it does not provably invert whole (nearly
     dependent columns) gets its weights from the single function."""
     cosines, norms = _cosines(gramians)
     factors, info = torch.linalg.cholesky_ex(cosines)
-    inverses = torch.cholesky_inverse(factors)
+    # a run whose factorisation failed goes to the single function; its factor is replaced
+    # by the identity so that the batched inverse does not fail on it
+    failed = info != 0
+    eye = torch.eye(factors.shape[1], dtype=factors.dtype, device=factors.device)
+    inverses = torch.cholesky_inverse(torch.where(failed[:, None, None], eye, factors))
     bounds = torch.linalg.matrix_norm(cosines) * torch.linalg.matrix_norm(inverses)
     whole = ((info == 0) & torch.isfinite(bounds) & (bounds * INDEPENDENT_ABOVE**2 <= 1)).tolist()
     pinvs = (inverses + inverses.transpose(1, 2)) / 2
@@ -70,10 +74,10 @@ def imtl_g(gramians: Tensor, methods: Sequence[Method]) -> Tensor:
     for r, kept_whole in enumerate(whole):
         if not kept_whole:
             weights[r] = imtl_g_weights(gramians[r])
-    return weights
+    return weights, [True] * len(weights)
 
 
-def pcgrad(gramians: Tensor, methods: Sequence[Method]) -> Tensor:
+def pcgrad(gramians: Tensor, methods: Sequence[Method]) -> tuple[Tensor, list[bool]]:
     """``PCGrad.combine_system``'s walk, every run's rows at once; each run's visiting
     orders drawn from its own instance's generator."""
     gramians = gramians.cpu()
@@ -86,10 +90,10 @@ def pcgrad(gramians: Tensor, methods: Sequence[Method]) -> Tensor:
         inner = (coefficients * gramians[run_index, others]).sum(dim=2)
         shift = torch.where(inner < 0, inner / gramians[run_index, others, others], 0.0)
         coefficients[run_index, rows, others] -= shift
-    return coefficients.sum(dim=1)
+    return coefficients.sum(dim=1), [True] * runs
 
 
-def aligned_mtl(gramians: Tensor, methods: Sequence[Method]) -> Tensor:
+def aligned_mtl(gramians: Tensor, methods: Sequence[Method]) -> tuple[Tensor, list[bool]]:
     """``AlignedMTL.combine_system``'s weights for each Gramian, from one batched ``eigh``.
     A run whose smallest eigenvalue is not resolved, or that cuts a direction, takes the
     single method's path (``balance_factors``); the others keep every direction whole, where
@@ -112,10 +116,49 @@ def aligned_mtl(gramians: Tensor, methods: Sequence[Method]) -> Tensor:
                 weights[r] = balanced(left.contiguous(), lifted.min() * (keep / lifted), preference)
                 continue
         weights[r] = balanced(*balance_factors(gramians[r]), preference)
-    return weights
+    return weights, [True] * runs
 
 
-BATCHED_WEIGHTS: dict[type[Method], BatchedWeights] = {IMTLG: imtl_g, PCGrad: pcgrad, AlignedMTL: aligned_mtl}
+def nash_mtl(gramians: Tensor, methods: Sequence[Method]) -> tuple[Tensor, list[bool]]:
+    """``NashMTL.combine_system``'s weights for each Gramian, every run's Newton steps from its
+    own instance's warm start and to its own cap, the solves batched over the runs still
+    stepping. The products C b and the decrements are taken per run: a batched product
+    rounds otherwise than ``bargaining_weights``'s, and near a dependence the decrement
+    hovers at its rounding, where another rounding changes when a run stops."""
+    nash = cast(Sequence[NashMTL], methods)
+    cosines, norms = _cosines(gramians.cpu())
+    every = torch.ones(gramians.shape[1], dtype=torch.bool)
+    weights = torch.stack([method.start(every) for method in nash])
+    converged = [False] * len(nash)
+    stepping = list(range(len(nash)))
+    for step_number in range(max(method.iterations for method in nash)):
+        stepping = [r for r in stepping if step_number < nash[r].iterations]
+        if not stepping:
+            break
+        matrices, current = cosines[stepping], weights[stepping]
+        gradient = torch.stack([c @ w for c, w in zip(matrices, current, strict=True)]) - 1 / current
+        # contiguous rows, as a run alone has its step (the batched solve returns them strided)
+        step = -torch.linalg.solve(matrices + torch.diag_embed(current**-2), gradient).contiguous()
+        decrements = [max(float(-(g @ s)), 0.0) ** 0.5 for g, s in zip(gradient, step, strict=True)]
+        moving = [i for i, decrement in enumerate(decrements) if decrement**2 / 2 >= DECREMENT_TOL]
+        for i, decrement in enumerate(decrements):
+            converged[stepping[i]] = decrement**2 / 2 < DECREMENT_TOL
+        # damped as ``bargaining_weights`` damps, by a Python float (a broadcast divisor rounds otherwise)
+        steps = [step[i] if decrements[i] < FULL_STEP_DECREMENT else step[i] / (1 + decrements[i]) for i in moving]
+        if moving:
+            weights[[stepping[i] for i in moving]] = current[moving] + torch.stack(steps)
+        stepping = [stepping[i] for i in moving]
+    for method, solution in zip(nash, weights.unbind(0), strict=True):
+        method.keep(solution, every)
+    return weights / norms, converged
+
+
+BATCHED_WEIGHTS: dict[type[Method], BatchedWeights] = {
+    IMTLG: imtl_g,
+    PCGrad: pcgrad,
+    AlignedMTL: aligned_mtl,
+    NashMTL: nash_mtl,
+}
 
 GRAMIAN_WEIGHTED: tuple[type[Method], ...] = (
     CAGrad,
@@ -123,7 +166,6 @@ GRAMIAN_WEIGHTED: tuple[type[Method], ...] = (
     GradNorm,
     GradVac,
     MGDAUB,
-    NashMTL,
     NormalisedGradients,
     RandomLossWeighting,
     UncertaintyWeighting,

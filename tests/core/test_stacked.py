@@ -181,18 +181,42 @@ def _gramians_of_every_kind() -> torch.Tensor:
     return rows @ rows.transpose(1, 2)
 
 
-@pytest.mark.parametrize("spec", ["imtl-g", "pcgrad", "aligned-mtl"])
-def test_batched_weights_equal_each_runs_own_method_bit_for_bit(spec):
+def _gramian_batches() -> list[torch.Tensor]:
+    """``_gramians_of_every_kind`` and the near-singular cases of the method tests (near
+    copies, near opposites, near-zero rows at noises down to 1e-8), batched by size."""
+    from tests.core.mtl_jacobians import NEAR_SINGULAR, near_singular
+
+    by_size: dict[int, list[torch.Tensor]] = {}
+    for _, _, grads in near_singular(NEAR_SINGULAR, 6, seed=41):
+        by_size.setdefault(len(grads), []).append(grads @ grads.T)
+    return [_gramians_of_every_kind(), *(torch.stack(gramians) for gramians in by_size.values())]
+
+
+@pytest.mark.parametrize(
+    ("spec", "options"),
+    [("imtl-g", {}), ("pcgrad", {}), ("aligned-mtl", {}), ("nash-mtl", {}), ("nash-mtl", {"iterations": 2})],
+)
+def test_batched_weights_equal_each_runs_own_method_bit_for_bit(spec, options):
     from core.mtl import make_method
     from core.mtl.system import GradientSystem
     from core.stacked.methods import BATCHED_WEIGHTS, GramianOnly
 
-    gramians = _gramians_of_every_kind()
-    batched = BATCHED_WEIGHTS[type(make_method(spec))](gramians, [make_method(spec) for _ in gramians])
-    for r, gramian in enumerate(gramians):
-        system = GradientSystem(GramianOnly(gramian, 40, torch.float64), gramian)
-        alone = make_method(spec).combine_system(system, torch.zeros(len(gramian)))
-        assert torch.equal(batched[r], alone.weights), r
+    flags = []
+    for batch, gramians in enumerate(_gramian_batches()):
+        together = [make_method(spec, **options) for _ in gramians]
+        alone = [make_method(spec, **options) for _ in gramians]
+        # twice: a stateful method's second call starts from its first (Nash-MTL's warm start)
+        for call in range(2):
+            scaled = gramians * (1 + call)
+            batched, converged = BATCHED_WEIGHTS[type(together[0])](scaled, together)
+            for r, gramian in enumerate(scaled):
+                system = GradientSystem(GramianOnly(gramian, 40, torch.float64), gramian)
+                own = alone[r].combine_system(system, torch.zeros(len(gramian)))
+                assert torch.equal(batched[r], own.weights), (batch, call, r)
+                assert converged[r] == own.converged, (batch, call, r)
+            flags += converged
+    # the near-opposite cases reach Nash-MTL's cap: convergence flags are compared both ways
+    assert not all(flags) if spec == "nash-mtl" else all(flags)
 
 
 def test_graddrop_with_leakage_steps_as_alone_bit_for_bit(table):
