@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import cast
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -38,6 +39,7 @@ from core.mtl.pcgrad import PCGrad
 from core.mtl.rlw import RandomLossWeighting
 from core.mtl.uncertainty import UncertaintyWeighting
 from core.mtl.upgrad import UPGrad
+from core.stacked.solvers import cagrad_weights_of_runs
 
 # weights (runs x K, float64) of the runs whose Gramians are given (runs x K x K, every
 # row active), their methods in the same order, and whether each run's solver converged
@@ -153,15 +155,23 @@ def nash_mtl(gramians: Tensor, methods: Sequence[Method]) -> tuple[Tensor, list[
     return weights / norms, converged
 
 
+def cagrad(gramians: Tensor, methods: Sequence[Method]) -> tuple[Tensor, list[bool]]:
+    """``CAGrad.combine_system``'s weights for each Gramian, every run with its instance's c,
+    the dual's Frank-Wolfe steps of all the runs taken together."""
+    cs = np.array([cast(CAGrad, method).c for method in methods])
+    weights, converged = cagrad_weights_of_runs(gramians.cpu().numpy(), cs)
+    return torch.from_numpy(weights), converged.tolist()
+
+
 BATCHED_WEIGHTS: dict[type[Method], BatchedWeights] = {
     IMTLG: imtl_g,
     PCGrad: pcgrad,
     AlignedMTL: aligned_mtl,
     NashMTL: nash_mtl,
+    CAGrad: cagrad,
 }
 
 GRAMIAN_WEIGHTED: tuple[type[Method], ...] = (
-    CAGrad,
     DynamicWeightAverage,
     GradNorm,
     GradVac,

@@ -194,7 +194,16 @@ def _gramian_batches() -> list[torch.Tensor]:
 
 @pytest.mark.parametrize(
     ("spec", "options"),
-    [("imtl-g", {}), ("pcgrad", {}), ("aligned-mtl", {}), ("nash-mtl", {}), ("nash-mtl", {"iterations": 2})],
+    [
+        ("imtl-g", {}),
+        ("pcgrad", {}),
+        ("aligned-mtl", {}),
+        ("nash-mtl", {}),
+        ("nash-mtl", {"iterations": 2}),
+        ("cagrad", {}),
+        ("cagrad", {"c": 1.0}),
+        ("cagrad", {"c": 0.0}),
+    ],
 )
 def test_batched_weights_equal_each_runs_own_method_bit_for_bit(spec, options):
     from core.mtl import make_method
@@ -215,8 +224,9 @@ def test_batched_weights_equal_each_runs_own_method_bit_for_bit(spec, options):
                 assert torch.equal(batched[r], own.weights), (batch, call, r)
                 assert converged[r] == own.converged, (batch, call, r)
             flags += converged
-    # the near-opposite cases reach Nash-MTL's cap: convergence flags are compared both ways
-    assert not all(flags) if spec == "nash-mtl" else all(flags)
+    # near-opposite cases reach Nash-MTL's and CAGrad's caps: their flags are compared both ways
+    capped_on_some = spec == "nash-mtl" or (spec == "cagrad" and options.get("c") != 0.0)
+    assert not all(flags) if capped_on_some else all(flags)
 
 
 def test_graddrop_with_leakage_steps_as_alone_bit_for_bit(table):
