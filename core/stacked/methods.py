@@ -38,7 +38,8 @@ from core.mtl.orders import random_orders
 from core.mtl.pcgrad import PCGrad
 from core.mtl.rlw import RandomLossWeighting
 from core.mtl.uncertainty import UncertaintyWeighting
-from core.mtl.upgrad import UPGrad
+from core.mtl.upgrad import _ROUNDING_RTOL as _UPGRAD_ROUNDING_RTOL
+from core.mtl.upgrad import UPGrad, _multipliers
 from core.stacked.solvers import cagrad_weights_of_runs
 
 # weights (runs x K, float64) of the runs whose Gramians are given (runs x K x K, every
@@ -163,12 +164,36 @@ def cagrad(gramians: Tensor, methods: Sequence[Method]) -> tuple[Tensor, list[bo
     return torch.from_numpy(weights), converged.tolist()
 
 
+def upgrad(gramians: Tensor, methods: Sequence[Method]) -> tuple[Tensor, list[bool]]:
+    """``UPGrad.combine_system``'s weights for each Gramian (``upgrad.dual_cone_weights``): the
+    spectra and the rows in the span's coordinates of all runs at once; the projections of
+    the columns in conflict, one NNLS problem each, and each run's last product per run."""
+    gramians = gramians.cpu()
+    runs, k = gramians.shape[:2]
+    cosines, norms = _cosines(gramians)
+    values, vectors = torch.linalg.eigh(cosines)
+    values = torch.where(values > _UPGRAD_ROUNDING_RTOL * values.max(dim=1, keepdim=True).values, values, 0.0)
+    rows = (norms[:, :, None] * vectors * values.sqrt()[:, None, :]).numpy()
+    totals = rows.sum(axis=1) / k
+    converged = [True] * runs
+    for r, i in zip(*np.nonzero((gramians < 0).any(dim=1).numpy()), strict=True):
+        multipliers, solved = _multipliers(rows[r].T, -rows[r, i] / k)
+        totals[r] += rows[r].T @ multipliers
+        converged[r] = converged[r] and solved
+    inverse_roots = torch.where(values > 0, values.clamp_min(1e-300).rsqrt(), 0.0)
+    projected = inverse_roots * torch.from_numpy(totals)
+    weights = torch.stack([v @ t for v, t in zip(vectors, projected, strict=True)]) / norms
+    # as ``UPGrad.combine_system`` scales them to the active columns' share (all of them here)
+    return weights * torch.tensor(k) / k, converged
+
+
 BATCHED_WEIGHTS: dict[type[Method], BatchedWeights] = {
     IMTLG: imtl_g,
     PCGrad: pcgrad,
     AlignedMTL: aligned_mtl,
     NashMTL: nash_mtl,
     CAGrad: cagrad,
+    UPGrad: upgrad,
 }
 
 GRAMIAN_WEIGHTED: tuple[type[Method], ...] = (
@@ -179,7 +204,6 @@ GRAMIAN_WEIGHTED: tuple[type[Method], ...] = (
     NormalisedGradients,
     RandomLossWeighting,
     UncertaintyWeighting,
-    UPGrad,
 )
 
 

@@ -203,6 +203,7 @@ def _gramian_batches() -> list[torch.Tensor]:
         ("cagrad", {}),
         ("cagrad", {"c": 1.0}),
         ("cagrad", {"c": 0.0}),
+        ("upgrad", {}),
     ],
 )
 def test_batched_weights_equal_each_runs_own_method_bit_for_bit(spec, options):
