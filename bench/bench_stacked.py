@@ -7,6 +7,10 @@ printed before and after, and the 1-minute one with each result.
 
     python bench/bench_stacked.py [--data sample_data/Adult] [--rounds 3] [--steps 10] [--runs 1 4 8 16]
                                   [--models vae iwae]  (dreg too)
+                                  [--methods none imtl-g pcgrad gradnorm]  (the runs take them in turn)
+
+The default mix of methods is the issue's; ``--methods nash-mtl cagrad upgrad aligned-mtl``
+measures the methods that solve for their weights, batched across their runs.
 """
 
 from __future__ import annotations
@@ -22,21 +26,23 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from core.errors import DataError
 from core.io import load_table
+from core.mtl import make_method
 from core.stacked import StackedTrainer
 from core.trainer import TrainConfig, Trainer
 
 METHODS = ("none", "imtl-g", "pcgrad", "gradnorm")
 
 
-def _configs(model: str, runs: int) -> list[TrainConfig]:
+def _configs(model: str, runs: int, methods: list[str]) -> list[TrainConfig]:
     # seeds and methods mixed, as a comparison or a grid mixes them
-    return [TrainConfig(model=model, seed=r % 4, method=METHODS[r % len(METHODS)]) for r in range(runs)]
+    return [TrainConfig(model=model, seed=r % 4, method=methods[r % len(methods)]) for r in range(runs)]
 
 
-def _round(model: str, runs: int, steps: int, loaded) -> tuple[float, float]:
+def _round(model: str, runs: int, steps: int, loaded, methods: list[str]) -> tuple[float, float]:
     """Run-steps per second stacked, then separate, over ``steps`` steps (after one warm-up step)."""
-    configs = _configs(model, runs)
+    configs = _configs(model, runs, methods)
     stacked = StackedTrainer(loaded.data, loaded.schema, configs, impute_mask=loaded.impute_mask)
     stacked.step()
     started = time.perf_counter()
@@ -64,15 +70,21 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--runs", type=int, nargs="+", default=[1, 4, 8, 16])
     parser.add_argument("--models", nargs="+", default=["vae", "iwae"], choices=["vae", "iwae", "dreg"])
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), help="the runs take them in turn")
     args = parser.parse_args()
+    try:
+        for spec in args.methods:
+            make_method(spec)
+    except DataError as error:
+        parser.error(str(error))
     torch.set_num_threads(1)
     loaded = load_table(args.data)
     print(f"{args.data}: {len(loaded.data)} rows, {len(loaded.schema.features)} columns; one torch thread")
-    print(f"methods, in turn: {', '.join(METHODS)}; seeds 0-3; load average {_load()}")
+    print(f"methods, in turn: {', '.join(args.methods)}; seeds 0-3; load average {_load()}")
     ratio_8 = None
     for model in args.models:
         for runs in args.runs:
-            rounds = [_round(model, runs, args.steps, loaded) for _ in range(args.rounds)]
+            rounds = [_round(model, runs, args.steps, loaded, args.methods) for _ in range(args.rounds)]
             stacked = statistics.median(r[0] for r in rounds)
             separate = statistics.median(r[1] for r in rounds)
             ratio = statistics.median(r[0] / r[1] for r in rounds)

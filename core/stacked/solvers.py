@@ -54,41 +54,48 @@ def cagrad_weights_of_runs(gramians: np.ndarray, cs: np.ndarray) -> tuple[np.nda
     # pairwise Frank-Wolfe from the uniform weights (``simplex.pairwise_frank_wolfe``), on the
     # live runs' arrays, gathered again only when some run stops
     w, m, inner, size, gap = weights[live], gramians[live], mean_inner[live], radius[live], tolerance[live]
-    for _ in range(100 * k + 1000):
-        if live.size == 0:
-            break
-        rows = np.arange(live.size)
-        along = _products(m, w)
-        squared = squared_size(w, along, live)
-        with np.errstate(divide="ignore", invalid="ignore"):
+    # a division by a zero size or p is taken where its result is not used
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for _ in range(100 * k + 1000):
+            if live.size == 0:
+                break
+            rows = np.arange(live.size)
+            along = _products(m, w)
+            squared = squared_size(w, along, live)
             scale = size / np.sqrt(squared)
-        grad = np.where((squared > 0)[:, None], inner + scale[:, None] * along, inner)
-        toward = np.argmin(grad, axis=1)
-        gapped = _dots(grad, w) - grad[rows, toward] <= gap
-        away = np.argmax(np.where(w > 0, grad, -np.inf), axis=1)
-        limit = w[rows, away]
-        # the exact line search along the pair (``cagrad_weights``'s step), same along and r
-        slope = inner[rows, toward] - inner[rows, away]
-        p = m[rows, toward, toward] + m[rows, away, away] - 2 * m[rows, toward, away]
-        h = along[rows, toward] - along[rows, away]
-        with np.errstate(divide="ignore", invalid="ignore"):
+            grad = np.where((squared > 0)[:, None], inner + scale[:, None] * along, inner)
+            toward = np.argmin(grad, axis=1)
+            gapped = _dots(grad, w) - grad[rows, toward] <= gap
+            away = np.argmax(np.where(w > 0, grad, -np.inf), axis=1)
+            limit = w[rows, away]
+            # the exact line search along the pair (``cagrad_weights``'s step), same along and r
+            slope = inner[rows, toward] - inner[rows, away]
+            p = m[rows, toward, toward] + m[rows, away, away] - 2 * m[rows, toward, away]
+            h = along[rows, toward] - along[rows, away]
             ratio = -slope / (size * np.sqrt(p))
             disc = np.maximum(p * squared - h * h, 0.0)
             u = ratio * np.sqrt(disc / (1 - ratio * ratio))
             stationary = np.minimum(np.maximum((u - h) / p, 0.0), limit)
-        candidates = np.stack([np.zeros(live.size), limit, stationary], axis=1)
-        quadratic = p[:, None] * candidates * candidates + 2 * h[:, None] * candidates + squared[:, None]
-        values = slope[:, None] * candidates + size[:, None] * np.sqrt(np.maximum(quadratic, 0.0))
-        values[:, 2] = np.where((p > 0) & (size > 0) & (np.abs(ratio) < 1), values[:, 2], np.inf)
-        gamma = candidates[rows, np.argmin(values, axis=1)]
-        stopped = gapped | (gamma <= 0)
-        moving = np.flatnonzero(~stopped)
-        t, a, g = toward[moving], away[moving], gamma[moving]
-        w[moving, t] += g
-        w[moving, a] = np.where(g >= limit[moving], 0.0, w[moving, a] - g)
-        if stopped.any():
-            weights[live[stopped]] = w[stopped]
-            live, w, m, inner, size, gap = live[moving], w[moving], m[moving], inner[moving], size[moving], gap[moving]
+            candidates = np.stack([np.zeros(live.size), limit, stationary], axis=1)
+            quadratic = p[:, None] * candidates * candidates + 2 * h[:, None] * candidates + squared[:, None]
+            values = slope[:, None] * candidates + size[:, None] * np.sqrt(np.maximum(quadratic, 0.0))
+            values[:, 2] = np.where((p > 0) & (size > 0) & (np.abs(ratio) < 1), values[:, 2], np.inf)
+            gamma = candidates[rows, np.argmin(values, axis=1)]
+            stopped = gapped | (gamma <= 0)
+            moving = np.flatnonzero(~stopped)
+            t, a, g = toward[moving], away[moving], gamma[moving]
+            w[moving, t] += g
+            w[moving, a] = np.where(g >= limit[moving], 0.0, w[moving, a] - g)
+            if stopped.any():
+                weights[live[stopped]] = w[stopped]
+                live, w, m, inner, size, gap = (
+                    live[moving],
+                    w[moving],
+                    m[moving],
+                    inner[moving],
+                    size[moving],
+                    gap[moving],
+                )
     weights[live] = w
     converged[live] = False
     solved = np.flatnonzero(radius != 0)
