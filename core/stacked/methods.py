@@ -40,7 +40,7 @@ from core.mtl.rlw import RandomLossWeighting
 from core.mtl.uncertainty import UncertaintyWeighting
 from core.mtl.upgrad import _ROUNDING_RTOL as _UPGRAD_ROUNDING_RTOL
 from core.mtl.upgrad import UPGrad, _multipliers
-from core.stacked.solvers import cagrad_weights_of_runs
+from core.stacked.solvers import cagrad_weights_of_runs, min_norm_weights_of_runs
 
 # weights (runs x K, float64) of the runs whose Gramians are given (runs x K x K, every
 # row active), their methods in the same order, and whether each run's solver converged
@@ -197,6 +197,12 @@ def upgrad(gramians: Tensor, methods: Sequence[Method]) -> tuple[Tensor, list[bo
     return weights * torch.tensor(k) / k, converged
 
 
+def mgda_ub(gramians: Tensor, methods: Sequence[Method]) -> tuple[Tensor, list[bool]]:
+    """``MGDAUB.combine_system``'s weights for each Gramian (``min_norm_weights_of_runs``)."""
+    weights, converged = min_norm_weights_of_runs(gramians.cpu().numpy())
+    return torch.from_numpy(weights), converged.tolist()
+
+
 BATCHED_WEIGHTS: dict[type[Method], BatchedWeights] = {
     IMTLG: imtl_g,
     PCGrad: pcgrad,
@@ -204,13 +210,13 @@ BATCHED_WEIGHTS: dict[type[Method], BatchedWeights] = {
     NashMTL: nash_mtl,
     CAGrad: cagrad,
     UPGrad: upgrad,
+    MGDAUB: mgda_ub,
 }
 
 GRAMIAN_WEIGHTED: tuple[type[Method], ...] = (
     DynamicWeightAverage,
     GradNorm,
     GradVac,
-    MGDAUB,
     NormalisedGradients,
     RandomLossWeighting,
     UncertaintyWeighting,

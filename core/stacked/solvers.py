@@ -11,9 +11,13 @@ price of about one run's iterations instead of R.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
+import scipy.linalg
 
 from core.mtl.cagrad import _CANCELLATION_RTOL, _GAP_RTOL, _VANISHED_RTOL, _gram_root
+from core.mtl.mgda import min_norm_weights
 
 
 def _products(matrices: np.ndarray, vectors: np.ndarray) -> np.ndarray:
@@ -106,4 +110,54 @@ def cagrad_weights_of_runs(gramians: np.ndarray, cs: np.ndarray) -> tuple[np.nda
     with np.errstate(divide="ignore", invalid="ignore"):
         scaled = uniform + (radius[solved] / sizes)[:, None] * w
     weights[solved] = np.where(vanished[:, None], uniform, scaled)
+    return weights, converged
+
+
+def min_norm_weights_of_runs(gramians: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``mgda.min_norm_weights`` of each Gramian (R x K x K, no zero rows), and whether each
+    run's active set met its optimality test.
+
+    Wolfe's active set starts from every column, and its first affine minimiser is the
+    answer when all its coefficients are positive (with every column in the support no
+    column can enter): the usual case in training (1.04 solves a call on Adult). That
+    first solve is made for all runs at once (``affine_minimiser``'s operations with a
+    run axis; scipy's batched solve solves each run's system as it solves it alone); a
+    run with a coefficient at or below 0, or a batch that any system leaves ill-posed,
+    goes on through the single function."""
+    runs, k = gramians.shape[:2]
+    if k == 1:
+        return np.ones((runs, 1)), np.ones(runs, dtype=bool)
+    index = np.arange(runs)
+    base = np.argmin(np.diagonal(gramians, axis1=1, axis2=2), axis=1)
+    others = np.stack([np.delete(np.arange(k), b) for b in base])  # R x (K - 1)
+    along = gramians[index[:, None], others, base[:, None]]  # g_i . g_b
+    corner = gramians[index, base, base]
+    differences = (
+        gramians[index[:, None, None], others[:, :, None], others[:, None, :]]
+        - along[:, :, None]
+        - along[:, None, :]
+        + corner[:, None, None]
+    )
+    scales = np.sqrt(np.maximum(np.diagonal(differences, axis1=1, axis2=2), 0.0))
+    scales = np.where(scales > 0, scales, 1.0)
+    system = differences / scales[:, :, None] / scales[:, None, :]
+    target = (corner[:, None] - along) / scales
+    weights = np.empty((runs, k))
+    converged = np.ones(runs, dtype=bool)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", scipy.linalg.LinAlgWarning)
+        try:
+            steps = scipy.linalg.solve(system, target[:, :, None], assume_a="sym")[:, :, 0]
+        except (np.linalg.LinAlgError, scipy.linalg.LinAlgWarning):
+            steps = None  # some run's system is singular: every run takes the single path
+    whole = np.zeros(runs, dtype=bool)
+    if steps is not None:
+        coefficients = np.empty((runs, k))
+        shares = steps / scales
+        coefficients[index[:, None], others] = shares
+        coefficients[index, base] = 1.0 - shares.sum(axis=1)
+        whole = (coefficients > 0).all(axis=1)
+        weights[whole] = coefficients[whole] / coefficients[whole].sum(axis=1, keepdims=True)
+    for r in np.flatnonzero(~whole):
+        weights[r], converged[r] = min_norm_weights(gramians[r])
     return weights, converged

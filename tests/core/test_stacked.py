@@ -204,6 +204,7 @@ def _gramian_batches() -> list[torch.Tensor]:
         ("cagrad", {"c": 1.0}),
         ("cagrad", {"c": 0.0}),
         ("upgrad", {}),
+        ("mgda-ub", {}),
     ],
 )
 def test_batched_weights_equal_each_runs_own_method_bit_for_bit(spec, options):
@@ -245,3 +246,17 @@ def test_graddrop_with_leakage_steps_as_alone_bit_for_bit(table):
     for r, trainer in enumerate(alone):
         for name, p in trainer.model.named_parameters():
             assert torch.equal(p, stacked.state.params[name][r]), (r, name)
+
+
+def test_mgda_ub_solves_together_where_every_column_keeps_weight_and_alone_elsewhere(monkeypatch):
+    import core.stacked.solvers as solvers
+
+    alone = []
+    original = solvers.min_norm_weights
+    monkeypatch.setattr(solvers, "min_norm_weights", lambda gramian: alone.append(1) or original(gramian))
+    batches = _gramian_batches()
+    for gramians in batches:
+        solvers.min_norm_weights_of_runs(gramians.numpy())
+    runs = sum(len(gramians) for gramians in batches)
+    # both paths are taken, so the equality test above covers both
+    assert 0 < len(alone) < runs
