@@ -150,13 +150,13 @@ def min_norm_weights_of_runs(gramians: np.ndarray) -> tuple[np.ndarray, np.ndarr
             steps = scipy.linalg.solve(system, target[:, :, None], assume_a="sym")[:, :, 0]
         except (np.linalg.LinAlgError, scipy.linalg.LinAlgWarning):
             steps = None  # some run's system is singular: every run takes the single path
-    whole = np.zeros(runs, dtype=bool)
+    whole: np.ndarray = np.zeros(runs, dtype=bool)
     if steps is not None:
         coefficients = np.empty((runs, k))
         shares = steps / scales
         coefficients[index[:, None], others] = shares
         coefficients[index, base] = 1.0 - shares.sum(axis=1)
-        whole = (coefficients > 0).all(axis=1)
+        whole = np.asarray((coefficients > 0).all(axis=1))
         weights[whole] = coefficients[whole] / coefficients[whole].sum(axis=1, keepdims=True)
     for r in np.flatnonzero(~whole):
         weights[r], converged[r] = min_norm_weights(gramians[r])
