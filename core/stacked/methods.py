@@ -3,17 +3,20 @@
 Each function of ``BATCHED_WEIGHTS`` is a method of ``core.mtl`` with a leading run
 axis: the same operations in the same order, so every run's weights are bit for bit
 those the method gives the run alone (the equality tests check it). Where the single
-method branches on the data (a Gramian that is not safely invertible, a zero row), the
-runs that take the other branch are handed to the single method itself. Randomness
-comes from each run's own instance's generator, drawn as it draws.
+method branches on the data (a Gramian that is not safely invertible, a zero row, an
+active set that needs more than its first solve), the runs that take the other branch
+are handed to the single method itself. Randomness comes from each run's own instance's
+generator, drawn as it draws; state (Nash-MTL's warm start) is each instance's own. The
+iterative solvers' batched forms (CAGrad's Frank-Wolfe, MGDA-UB's first solve) are in
+``core.stacked.solvers``; Nash-MTL's Newton steps and UPGrad's spectra are here.
 
-The methods of ``GRAMIAN_WEIGHTED`` solve for their weights iteratively (an active set,
-Newton steps, NNLS) or keep state, so each run's instance solves on its own Gramian; they
-read nothing of the gradients but the Gramian and return ``system.combination(weights)``,
-so the rows (``GramianOnly``) stay unformed and the combined directions, their rescaling
-and their checks are then batched across the runs like the others'.
+The methods of ``GRAMIAN_WEIGHTED`` keep state between steps or read the losses
+(GradNorm, GradVac, DWA, uncertainty weighting) or are too cheap to batch (NSGD, RLW), so
+each run's instance works on its own Gramian; they read nothing of the gradients but the
+Gramian and return ``system.combination(weights)``, so the rows (``GramianOnly``) stay
+unformed and the combined directions, their rescaling and their checks are then batched
+across the runs like the others'.
 """
-
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
