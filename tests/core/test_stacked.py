@@ -260,3 +260,24 @@ def test_mgda_ub_solves_together_where_every_column_keeps_weight_and_alone_elsew
     runs = sum(len(gramians) for gramians in batches)
     # both paths are taken, so the equality test above covers both
     assert 0 < len(alone) < runs
+
+
+def test_solvers_batched_across_their_runs_step_as_alone_bit_for_bit(table):
+    # four CAGrad runs (its runs are solved together from 4 up), two of each other solver
+    df, schema = table
+    specs = [("cagrad", {"c": c}) for c in (0.4, 0.4, 0.8, 0.2)] + [
+        (spec, {}) for spec in ("nash-mtl", "nash-mtl", "mgda-ub", "mgda-ub", "upgrad", "upgrad")
+    ]
+    configs = [
+        TrainConfig(batch_size=64, hidden=18, layers=2, seed=r % 3, method=spec, method_options=options)
+        for r, (spec, options) in enumerate(specs)
+    ]
+    stacked = StackedTrainer(df, schema, configs)
+    alone = [Trainer(df, schema, c) for c in configs]
+    for _ in range(6):
+        records = stacked.step()
+        for record, trainer in zip(records, alone, strict=True):
+            assert record.converged == trainer.step().converged
+    for r, trainer in enumerate(alone):
+        for name, p in trainer.model.named_parameters():
+            assert torch.equal(p, stacked.state.params[name][r]), (r, name)
