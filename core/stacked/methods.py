@@ -17,6 +17,7 @@ Gramian and return ``system.combination(weights)``, so the rows (``GramianOnly``
 unformed and the combined directions, their rescaling and their checks are then batched
 across the runs like the others'.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
