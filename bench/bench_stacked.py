@@ -6,7 +6,7 @@ work on the machine falls on both alike; the load averages (as ``uptime`` prints
 printed before and after, and the 1-minute one with each result.
 
     python bench/bench_stacked.py [--data sample_data/Adult] [--rounds 3] [--steps 10] [--runs 1 4 8 16]
-                                  [--models vae iwae]  (dreg too)
+                                  [--models vae iwae]  (dreg and hivae too)
                                   [--methods none imtl-g pcgrad gradnorm]  (the runs take them in turn)
 
 The default mix of methods is the issue's; ``--methods nash-mtl cagrad upgrad aligned-mtl``
@@ -69,7 +69,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--runs", type=int, nargs="+", default=[1, 4, 8, 16])
-    parser.add_argument("--models", nargs="+", default=["vae", "iwae"], choices=["vae", "iwae", "dreg"])
+    parser.add_argument("--models", nargs="+", default=["vae", "iwae"], choices=["vae", "iwae", "dreg", "hivae"])
     parser.add_argument("--methods", nargs="+", default=list(METHODS), help="the runs take them in turn")
     args = parser.parse_args()
     try:

@@ -2,8 +2,9 @@
 
 Each function here is the stacked form of a model's ``forward_tasks`` (``core.models``):
 the same formulas with a leading run axis, so that run r's losses, outputs and shared
-representation are those its own model would compute. Models without a stacked form
-raise ``NotStackedError``; callers then train the runs one by one.
+representations (the trunk's y; HI-VAE's z and s) are those its own model would compute.
+A model without a stacked form raises ``NotStackedError``; callers then train the runs
+one by one.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ class Architecture:
     beta: float
     importance_samples: int
     likelihoods: list[TableLikelihood]  # each run's, fitted to its training split
+    mixture_components: int = 10  # HI-VAE's
+    temperature: float = 1.0  # HI-VAE's Gumbel-softmax
     _stacked: dict[int, TableLikelihood] = field(default_factory=dict)
 
     def likelihood(self, inner_dims: int) -> TableLikelihood:
@@ -65,12 +68,19 @@ class StackedObjective:
 
 
 @dataclass
-class StackedForward:
-    """``TaskForward`` of R runs, for a model with one shared layer y."""
+class StackedShared:
+    """A ``SharedRepresentation`` of R runs."""
 
-    outputs: Tensor  # R x ... x P, computed from y_cut
-    y: Tensor  # R x ... x hidden, in the graph
-    y_cut: Tensor  # its detached copy
+    source: Tensor  # R x ... x dim, in the graph
+    weight: Tensor  # R x P x dim: how the outputs depend on its cut, detached, as before the step
+
+
+@dataclass
+class StackedForward:
+    """``TaskForward`` of R runs."""
+
+    outputs: Tensor  # R x ... x P, computed from the shared representations' cuts
+    shared: list[StackedShared]
     objectives: list[StackedObjective]
     loss: Tensor  # (R,), detached
     kl: Tensor  # (R,), detached
@@ -100,10 +110,11 @@ def log_likelihood(outputs: Tensor, batch: StackedBatch, arch: Architecture, sam
     return arch.likelihood(targets.ndim - 2).log_prob(outputs, targets, mask)
 
 
-def _decode_cut(params: StackedTensors, z: Tensor, layers: int) -> tuple[Tensor, Tensor, Tensor]:
+def _decode_cut(params: StackedTensors, z: Tensor, layers: int) -> tuple[StackedShared, Tensor]:
+    """The trunk's output y, shared, and the head's outputs from its cut."""
     y = network.relu_trunk(params, z, layers)
     y_cut = y.detach().requires_grad_(True)
-    return y, y_cut, network.linear(params, "head", y_cut)
+    return StackedShared(y, params["head.weight"].detach().clone()), network.linear(params, "head", y_cut)
 
 
 def vae_forward(
@@ -116,20 +127,19 @@ def vae_forward(
     mu, logvar = posterior(params, buffers, batch, arch, generators)
     eps = network.gaussian_noise(mu.shape[1:], mu, generators)
     z = mu + eps * torch.exp(0.5 * logvar)
-    y, y_cut, outputs = _decode_cut(params, z, arch.layers)
+    shared, outputs = _decode_cut(params, z, arch.layers)
     column_losses = -log_likelihood(outputs, batch, arch, sample_axis=False).mean(1)
     kl = gaussian_kl(mu, logvar).mean(-1)
     latent_loss = arch.beta * kl
     loss = (column_losses.sum(-1) + latent_loss).detach()
-    return StackedForward(outputs, y, y_cut, [StackedObjective(column_losses, latent_loss)], loss, kl.detach())
+    return StackedForward(outputs, [shared], [StackedObjective(column_losses, latent_loss)], loss, kl.detach())
 
 
 @dataclass
 class _WeightedTerms:
     """``IWAE._weighted_terms`` of R runs: samples on axis 1, rows on 2."""
 
-    y: Tensor
-    y_cut: Tensor
+    shared: StackedShared
     outputs: Tensor
     log_lik: Tensor  # R x S x B x K
     log_prior_ratio: Tensor  # R x S x B
@@ -151,7 +161,7 @@ def _weighted_terms(
     eps = network.gaussian_noise((samples, *mu.shape[1:]), mu, generators)
     mu, logvar = mu[:, None], logvar[:, None]  # broadcast over the samples, as alone
     z = mu + eps * torch.exp(0.5 * logvar)  # R x S x B x L
-    y, y_cut, outputs = _decode_cut(params, z, arch.layers)
+    shared, outputs = _decode_cut(params, z, arch.layers)
     log_lik = log_likelihood(outputs, batch, arch, sample_axis=True)  # R x S x B x K
     q_mu, q_logvar = (mu.detach(), logvar.detach()) if stop_posterior_params else (mu, logvar)
     log_prior_ratio = arch.beta * (
@@ -162,7 +172,7 @@ def _weighted_terms(
     weights = torch.softmax(log_w.detach(), dim=1)
     bound = (torch.logsumexp(log_w, 1) - math.log(samples)).mean(-1)
     kl = gaussian_kl(mu[:, 0], logvar[:, 0]).mean(-1).detach()
-    return _WeightedTerms(y, y_cut, outputs, log_lik, log_prior_ratio, weights, bound, kl)
+    return _WeightedTerms(shared, outputs, log_lik, log_prior_ratio, weights, bound, kl)
 
 
 def iwae_forward(
@@ -176,7 +186,7 @@ def iwae_forward(
     column_losses = -(t.weights.unsqueeze(-1) * t.log_lik).sum(1).mean(1)
     latent_loss = -t.bound - column_losses.sum(-1).detach()
     objective = StackedObjective(column_losses, latent_loss)
-    return StackedForward(t.outputs, t.y, t.y_cut, [objective], -t.bound.detach(), t.kl)
+    return StackedForward(t.outputs, [t.shared], [objective], -t.bound.detach(), t.kl)
 
 
 def dreg_forward(
@@ -196,13 +206,57 @@ def dreg_forward(
         "encoder",
         trains_heads=False,
     )
-    return StackedForward(t.outputs, t.y, t.y_cut, [decoder, encoder], -t.bound.detach(), t.kl)
+    return StackedForward(t.outputs, [t.shared], [decoder, encoder], -t.bound.detach(), t.kl)
+
+
+def hivae_forward(
+    params: StackedTensors,
+    buffers: StackedTensors,
+    batch: StackedBatch,
+    arch: Architecture,
+    generators: Sequence[torch.Generator],
+) -> StackedForward:
+    """``HIVAE.forward_tasks``: s relaxed by Gumbel-softmax, z given s, both shared."""
+    x = torch.cat([batch.inputs, batch.mask.to(batch.inputs.dtype)], -1)
+    h = network.encoder(params, buffers, x, arch.layers, arch.dropout, generators)
+    logits = network.linear(params, "to_mixture_logits", h)
+    uniform = torch.stack(
+        [torch.rand(logits.shape[1:], generator=g, dtype=h.dtype, device=h.device) for g in generators]
+    ).clamp(1e-10, 1 - 1e-10)
+    s = torch.softmax((logits - torch.log(-torch.log(uniform))) / arch.temperature, -1)
+    mu, logvar = network.linear(params, "to_posterior", torch.cat([h, s], -1)).chunk(2, dim=-1)
+    logvar = logvar.clamp(-12.0, 8.0)
+    z = mu + network.gaussian_noise(mu.shape[1:], mu, generators) * torch.exp(0.5 * logvar)
+    z_cut = z.detach().requires_grad_(True)
+    s_cut = s.detach().requires_grad_(True)
+    masked = params["head_y.weight"] * buffers["head_mask"]
+    y = network.linear(params, "to_y", z_cut)
+    outputs = network.linear_with(y, masked, params["head_y.bias"]) + network.linear_without_bias(
+        params["head_s.weight"], s_cut
+    )
+    column_losses = -log_likelihood(outputs, batch, arch, sample_axis=False).mean(1)
+    q_s = torch.softmax(logits, -1)
+    log_components = torch.log(torch.tensor(float(arch.mixture_components)))
+    kl_s = (q_s * (torch.log_softmax(logits, -1) + log_components)).sum(-1)
+    kl_z = gaussian_kl(mu, logvar, network.linear_without_bias(params["prior_means.weight"], s))
+    kl = (kl_s + kl_z).mean(-1)
+    latent_loss = arch.beta * kl
+    with torch.no_grad():  # each run's effective weight on z, a product per run as its model forms it
+        w_z = torch.stack([m @ w for m, w in zip(masked, params["to_y.weight"], strict=True)])
+    shared = [StackedShared(z, w_z), StackedShared(s, params["head_s.weight"].detach().clone())]
+    loss = (column_losses.sum(-1) + latent_loss).detach()
+    return StackedForward(outputs, shared, [StackedObjective(column_losses, latent_loss)], loss, kl.detach())
 
 
 StackedModelForward = Callable[
     [StackedTensors, StackedTensors, StackedBatch, Architecture, Sequence[torch.Generator]], StackedForward
 ]
-STACKED_FORWARDS: dict[str, StackedModelForward] = {"vae": vae_forward, "iwae": iwae_forward, "dreg": dreg_forward}
+STACKED_FORWARDS: dict[str, StackedModelForward] = {
+    "vae": vae_forward,
+    "iwae": iwae_forward,
+    "dreg": dreg_forward,
+    "hivae": hivae_forward,
+}
 
 
 def stacked_forward(model: str) -> StackedModelForward:

@@ -37,11 +37,36 @@ class _StackedLinear(torch.autograd.Function):
         return torch.bmm(grad, weight), torch.bmm(grad.transpose(1, 2), x), grad.sum(1)
 
 
+class _StackedLinearWithoutBias(torch.autograd.Function):
+    """``x @ W.T`` per run (``nn.Linear(bias=False)``), its weight gradient as ``_StackedLinear``'s."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, weight: Tensor) -> Tensor:
+        ctx.save_for_backward(x, weight)
+        return torch.bmm(x, weight.transpose(1, 2))
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, Tensor]:
+        x, weight = ctx.saved_tensors
+        return torch.bmm(grad, weight), torch.bmm(grad.transpose(1, 2), x)
+
+
 def linear(params: StackedTensors, prefix: str, x: Tensor) -> Tensor:
     """``x @ W.T + b`` per run: x is R x ... x in, W R x out x in, b R x out."""
-    weight, bias = params[f"{prefix}.weight"], params[f"{prefix}.bias"]
+    return linear_with(x, params[f"{prefix}.weight"], params[f"{prefix}.bias"])
+
+
+def linear_with(x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
+    """``linear`` with the weight and bias given (a masked weight, say)."""
     flat = x.reshape(x.shape[0], -1, x.shape[-1])
     out = _StackedLinear.apply(flat, weight, bias)
+    return out.reshape(*x.shape[:-1], weight.shape[1])
+
+
+def linear_without_bias(weight: Tensor, x: Tensor) -> Tensor:
+    """``x @ W.T`` per run: x is R x ... x in, W R x out x in."""
+    flat = x.reshape(x.shape[0], -1, x.shape[-1])
+    out = _StackedLinearWithoutBias.apply(flat, weight)
     return out.reshape(*x.shape[:-1], weight.shape[1])
 
 

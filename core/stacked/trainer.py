@@ -8,7 +8,10 @@ data, initial weights and streams are the very same); the weights are stacked on
 leading run axis and trained with batched layers (``core.stacked.network``). Run r's
 losses, gradients, records and scores are those of its Trainer stepped alone, bit for
 bit on the CPU; a step whose minibatches do not line up for that (``ALIGNED_ROWS``: an
-epoch's short last batch, say) is made by each run's Trainer and taken back.
+epoch's short last batch, say) is made by each run's Trainer and taken back, and runs
+whose every minibatch would be such are not stacked at all. Each objective's column
+gradients are combined at every shared representation of the model (the trunk's y;
+HI-VAE's z and s), each by the runs' method instances for that pair, as alone.
 
 A step that fails for one run (a non-finite loss, gradient or weight) rolls that run
 back as its Trainer would and reports the TrainingError; the other runs step on.
@@ -82,6 +85,12 @@ def check_stackable(configs: Sequence[TrainConfig]) -> None:
         raise NotStackedError("stacked runs combine gradients at the shared representation only")
     if first.layers < 1:
         raise NotStackedError("stacked runs need at least one hidden layer")
+    if first.batch_size % ALIGNED_ROWS:
+        # every step but none would be made run by run (see ALIGNED_ROWS): one by one is cheaper
+        raise NotStackedError(
+            f"stacked runs need minibatches of a multiple of {ALIGNED_ROWS} rows (got {first.batch_size}); "
+            "train their runs one by one"
+        )
     stacked_forward(first.model)
 
 
@@ -115,6 +124,8 @@ class StackedTrainer:
             beta=first.config.beta,
             importance_samples=first.config.importance_samples,
             likelihoods=[t.likelihood for t in self.runs],
+            mixture_components=first.config.mixture_components,
+            temperature=getattr(first.model, "temperature", 1.0),
         )
         representatives = [self.runs[g[0]] for g in groups]
         self._inputs = torch.stack([t.inputs for t in representatives])
@@ -194,7 +205,8 @@ class StackedTrainer:
                 outcomes[r] = self._loss_error(r, forward.column_losses[r], float(forward.loss[r]))
         combining = [r in stepping and r not in outcomes for r in range(len(self.runs))]
         gradients, combinations = self._combine(forward, combining)
-        for per_run in combinations:
+        every = [per_run for row in combinations for per_run in row]  # each objective's, each representation's
+        for per_run in every:
             outcomes.update({r: c for r, c in per_run.items() if isinstance(c, TrainingError) and r not in outcomes})
         self._backward(forward, gradients, combinations)
         params = list(self.state.params.values())
@@ -217,9 +229,9 @@ class StackedTrainer:
                 result.append(outcome)
                 continue
             self._synced[r] = False
-            combined = [per_run[r] for per_run in combinations]
+            combined = [per_run[r] for per_run in every]
             assert all(isinstance(c, Combination) for c in combined)
-            result.append(self._record(r, forward, gradients[0], cast(list[Combination], combined), seconds))
+            result.append(self._record(r, forward, gradients[0][0], cast(list[Combination], combined), seconds))
         return result
 
     def _step_alone(self, stepping: set[int]) -> list[StepOutcome]:
@@ -239,44 +251,52 @@ class StackedTrainer:
 
     def _combine(
         self, forward: StackedForward, combining: list[bool]
-    ) -> tuple[list[RunGradients], list[dict[int, Combination | TrainingError]]]:
-        """Per objective, every run's gradients and its own method's combination of them."""
+    ) -> tuple[list[list[RunGradients]], list[list[dict[int, Combination | TrainingError]]]]:
+        """Per objective and shared representation, every run's gradients and its own
+        method's combination of them."""
         runs = len(self.runs)
-        head = self.state.params["head.weight"].detach().clone()  # as it was before the step, for the records
         layouts = [t.layout for t in self.runs]
         rescale = [t.config.rescale for t in self.runs]
-        gradients, combinations = [], []
+        gradients: list[list[RunGradients]] = []
+        combinations: list[list[dict[int, Combination | TrainingError]]] = []
         for j, objective in enumerate(forward.objectives):
             (d_outputs,) = torch.autograd.grad(objective.column_losses.sum(), forward.outputs, retain_graph=True)
             flat = d_outputs.reshape(runs, -1, d_outputs.shape[-1])
             losses = objective.column_losses.detach()
-            gradients.append(RunGradients(flat, head, losses, run_gramians(flat, head, layouts[0]), layouts))
-            methods = [
-                t.method_instances.rows[j][0] if ok else None for t, ok in zip(self.runs, combining, strict=True)
-            ]
-            combinations.append(combine_runs(gradients[-1], methods, rescale))
+            gradients.append([])
+            combinations.append([])
+            for i, shared in enumerate(forward.shared):
+                head = shared.weight
+                gradients[j].append(RunGradients(flat, head, losses, run_gramians(flat, head, layouts[0]), layouts))
+                methods = [
+                    t.method_instances.rows[j][i] if ok else None for t, ok in zip(self.runs, combining, strict=True)
+                ]
+                combinations[j].append(combine_runs(gradients[j][i], methods, rescale))
         return gradients, combinations
 
     def _backward(
         self,
         forward: StackedForward,
-        gradients: list[RunGradients],
-        combinations: list[dict[int, Combination | TrainingError]],
+        gradients: list[list[RunGradients]],
+        combinations: list[list[dict[int, Combination | TrainingError]]],
     ) -> None:
-        """Per objective, as a Trainer's ``backward_combined``: every run's combined direction
-        through the trunk and encoder, the latent loss, and the heads' ordinary gradient, into
-        the parameters the objective trains (a run without a combination sends none through
-        the trunk)."""
+        """Per objective, as a Trainer's ``backward_combined``: every run's combined directions
+        through the shared representations (and so the trunk and encoder), the latent loss,
+        and the heads' ordinary gradient, into the parameters the objective trains (a run
+        without a combination sends none through the trunk)."""
         last = len(forward.objectives) - 1
-        for j, (objective, grads, per_run) in enumerate(zip(forward.objectives, gradients, combinations, strict=True)):
-            directions = torch.zeros_like(forward.y)
-            for r, combination in per_run.items():
-                if isinstance(combination, Combination):
-                    directions[r] = combination.direction.reshape(forward.y.shape[1:])
-            tensors, grad_tensors = [forward.y], [directions]
+        for j, (objective, grads, row) in enumerate(zip(forward.objectives, gradients, combinations, strict=True)):
+            tensors, grad_tensors = [], []
             if objective.trains_heads:
-                tensors.insert(0, forward.outputs)
-                grad_tensors.insert(0, grads.d_outputs.reshape(forward.outputs.shape))
+                tensors.append(forward.outputs)
+                grad_tensors.append(grads[0].d_outputs.reshape(forward.outputs.shape))
+            for shared, per_run in zip(forward.shared, row, strict=True):
+                directions = torch.zeros_like(shared.source)
+                for r, combination in per_run.items():
+                    if isinstance(combination, Combination):
+                        directions[r] = combination.direction.reshape(shared.source.shape[1:])
+                tensors.append(shared.source)
+                grad_tensors.append(directions)
             if objective.latent_loss is not None:
                 tensors.append(objective.latent_loss)
                 grad_tensors.append(torch.ones_like(objective.latent_loss))
@@ -293,20 +313,21 @@ class StackedTrainer:
         names = {id(p): name for name, p in model.named_parameters()}
         return [self.state.params[names[id(p)]] for p in getattr(model, f"{part}_parameters")()]
 
-    def _plain_lengths_finite(self, combinations: list[dict[int, Combination | TrainingError]]) -> list[bool]:
+    def _plain_lengths_finite(self, combinations: list[list[dict[int, Combination | TrainingError]]]) -> list[bool]:
         """Per run, False where a plain sum's direction is too long to measure: a Trainer
         rejects that step (a method's rescaling would have made it NaN)."""
         finite = [True] * len(self.runs)
-        for j, per_run in enumerate(combinations):
-            plain = {
-                r: c
-                for r, c in per_run.items()
-                if isinstance(c, Combination) and isinstance(self.runs[r].method_instances.rows[j][0], PlainSum)
-            }
-            if plain:
-                lengths = torch.stack([c.direction for c in plain.values()]).norm(dim=1)
-                for r, ok in zip(plain, torch.isfinite(lengths).tolist(), strict=True):
-                    finite[r] = finite[r] and ok
+        for j, row in enumerate(combinations):
+            for i, per_run in enumerate(row):
+                plain = {
+                    r: c
+                    for r, c in per_run.items()
+                    if isinstance(c, Combination) and isinstance(self.runs[r].method_instances.rows[j][i], PlainSum)
+                }
+                if plain:
+                    lengths = torch.stack([c.direction for c in plain.values()]).norm(dim=1)
+                    for r, ok in zip(plain, torch.isfinite(lengths).tolist(), strict=True):
+                        finite[r] = finite[r] and ok
         return finite
 
     def _loss_error(self, run: int, column_losses: Tensor, loss: float) -> TrainingError:
