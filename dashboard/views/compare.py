@@ -165,7 +165,10 @@ def _fairness(comparison: RemoteComparison) -> None:
             "it would have trained alone."
         )
     else:
-        st.caption("Trained one step at a time, in turn: stacking needs one model and one batch size.")
+        st.caption(
+            "Trained one step at a time, in turn: stacking needs one model, one architecture and one batch size, a "
+            "multiple of 32 rows."
+        )
 
 
 def _live(comparison: RemoteComparison, ticking: bool) -> None:
