@@ -21,7 +21,9 @@ imputation variant beside the table, say) keep each other's entries.
 
 Settings per cell: the paper's (``core.paper_table1.paper_settings``), then the
 overrides in the order given, each ``[SCOPE.]name=value`` with an optional model or
-data set name as scope and a TrainConfig field (or ``epochs``) as name.
+data set name as scope and a TrainConfig field (or ``epochs``, or ``scan_epochs``) as name.
+A cell scanned at its own epochs (``Wine.scan_epochs=200`` with 200-epoch cells) is chosen
+the paper's way, at full length; its scan's seed-0 trials are then the table's seed 0 too.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ from core.trial import Cell, Trial, TrialStore, run_trials_stacked, settings_tup
 # Fields a trial sets itself, or that do not change its numbers.
 _FIXED_FIELDS = ("model", "method", "seed", "device", "method_options")
 _SCAN, _TABLE = 0, 1
+# Protocol settings that are not TrainConfig fields: the table's and the scan's lengths.
+_LENGTHS = {"epochs": "int", "scan_epochs": "int"}
 # A worker trains up to this many trials of one cell and length side by side in one stacked
 # model (``core.run_stacked``: the same numbers as each alone, about twice the throughput on a
 # core); few enough that a bundle finishes, and reports, while the grid goes on.
@@ -68,7 +72,7 @@ def parse_override(text: str) -> Override:
     if not sep or not target.strip():
         raise DataError(f"--set wants [MODEL|DATASET.]NAME=VALUE, got {text!r}")
     scope, _, name = target.strip().rpartition(".")
-    types = {f.name: str(f.type) for f in fields(TrainConfig) if f.name not in _FIXED_FIELDS} | {"epochs": "int"}
+    types = {f.name: str(f.type) for f in fields(TrainConfig) if f.name not in _FIXED_FIELDS} | _LENGTHS
     if name not in types:
         raise DataError(f"--set: unknown setting {name!r} (known: {', '.join(sorted(types))})")
     scopes = {m.lower() for m in _model_names()} | {d.lower() for d in DATASETS}
@@ -90,7 +94,8 @@ def _parse_value(name: str, kind: str, raw: str) -> object:
         if kind.startswith("float"):
             return float(raw)
     except ValueError:
-        raise DataError(f"--set: {name} wants a {kind.split()[0]}, got {raw!r}") from None
+        wanted = kind.split()[0]
+        raise DataError(f"--set: {name} wants {'an' if wanted == 'int' else 'a'} {wanted}, got {raw!r}") from None
     return raw
 
 
@@ -128,15 +133,26 @@ class Protocol:
                 settings = self.settings(model, dataset)
                 if settings.pop("epochs") < 1:
                     raise DataError(f"{model} on {dataset}: epochs must be at least 1")
+                if self.scan_epochs_of(model, dataset) < 1:
+                    raise DataError(f"{model} on {dataset}: scan_epochs must be at least 1")
                 TrainConfig(model=model, **settings).validate()
         return self
 
     def settings(self, model: str, dataset: str) -> dict:
+        """The cell's TrainConfig fields and ``epochs``."""
         settings = paper_settings(model, dataset)
         for override in self.overrides:
-            if override.applies(model, dataset):
+            if override.applies(model, dataset) and override.name != "scan_epochs":
                 settings[override.name] = override.value
         return settings
+
+    def scan_epochs_of(self, model: str, dataset: str) -> int:
+        """``--scan-epochs``, or the last ``scan_epochs`` override for the cell."""
+        epochs = self.scan_epochs
+        for override in self.overrides:
+            if override.applies(model, dataset) and override.name == "scan_epochs" and isinstance(override.value, int):
+                epochs = override.value
+        return epochs
 
     def cells(self) -> list[Cell]:
         cells = []
@@ -185,8 +201,11 @@ class Reproduction:
         self._slots = 1
 
     # --- the plan -------------------------------------------------------------------
+    def scan_epochs(self, cell: Cell) -> int:
+        return self.protocol.scan_epochs_of(cell.model, cell.dataset)
+
     def scan_trials(self, cell: Cell) -> list[Trial]:
-        return [cell.trial(m, 0, self.protocol.scan_epochs) for m in self.protocol.candidates]
+        return [cell.trial(m, 0, self.scan_epochs(cell)) for m in self.protocol.candidates]
 
     def table_trials(self, cell: Cell, method: str) -> list[Trial]:
         return [cell.trial(method, s, cell.epochs) for s in range(self.protocol.seeds)]
@@ -201,7 +220,7 @@ class Reproduction:
     def _scan_settings(self, cell: Cell) -> dict:
         return {
             "candidates": list(self.protocol.candidates),
-            "epochs": self.protocol.scan_epochs,
+            "epochs": self.scan_epochs(cell),
             "seed": 0,
             "settings": dict(cell.settings),
         }
@@ -225,8 +244,10 @@ class Reproduction:
         count, cost = 0, 0.0
         for cell in self.cells:
             if cell.skipped is None and self.choice(cell) is None:
-                count += self.protocol.seeds
-                cost += self.protocol.seeds * cell.epochs * self._rows.get(cell.dataset, 0)
+                # a full-length scan has already trained the chosen method's seed 0
+                seeds = self.protocol.seeds - (self.scan_epochs(cell) == cell.epochs)
+                count += seeds
+                cost += seeds * cell.epochs * self._rows.get(cell.dataset, 0)
         return count, cost
 
     def has_work(self) -> bool:
@@ -272,7 +293,7 @@ class Reproduction:
         first = trials[0]
         self._queued.update(t.key for t in trials)
         index = next(i for i, c in enumerate(self.cells) if c.owns(first))
-        stage = _SCAN if first.epochs == self.protocol.scan_epochs and first.seed == 0 else _TABLE
+        stage = _SCAN if first.epochs == self.scan_epochs(self.cells[index]) and first.seed == 0 else _TABLE
         return Task(
             key="+".join(t.key for t in trials),
             function=run_trials_stacked,
@@ -340,22 +361,30 @@ class Reproduction:
     def write_tables(self) -> list[Path]:
         p = self.protocol
         what = "imputation error of the hidden cells" if p.impute else "mean error"
+        self._record_cells()
+        cells = self.table_cells()
+        scans = {cell.name: self.scan_epochs(cell) for cell in self.cells}
+        for cell in cells:
+            if cell.name not in scans and cell.name in self.choices:  # an earlier run's cell: its scan's length
+                scans[cell.name] = int(self.choices[cell.name]["scan"]["epochs"])
+        lengths = set(scans.values())
+        after = (
+            f"{p.scan_epochs} epochs" if lengths <= {p.scan_epochs} else "the scan epochs of its settings line below"
+        )
         notes = [
             f"Multi-objective: per cell, the best of {len(p.candidates)} candidates ({', '.join(p.candidates)}) "
-            f"by validation {what} after {p.scan_epochs} epochs, seed 0 (choices.json).",
+            f"by validation {what} after {after}, seed 0 (choices.json).",
             f"Each row: median over seeds 0..{p.seeds - 1} of the test {what}; iqr over the same seeds; "
             "seeds counts the finished ones; paper: the paper's cell (ordinals by class shift, median of 5 seeds), "
             "to compare with mean_error_paper_metric.",
         ]
-        self._record_cells()
-        cells = self.table_cells()
         chosen = {cell.name: self.choice(cell) for cell in self.cells}
         for cell in cells:
             if cell.name not in chosen:  # an earlier run's cell: the choice its scan made
                 chosen[cell.name] = self.choices.get(cell.name, {}).get("method")
         # the trials on disk too: another run into the same folder may have finished some since this one began
         records = {**self.store.finished(), **self.records}
-        return write_tables(self.out, cells, chosen, records, p.seeds, notes)
+        return write_tables(self.out, cells, chosen, records, p.seeds, notes, scans)
 
     def table_cells(self) -> list[Cell]:
         """This run's cells and every earlier run's of the same variant (``core.table1_cells``)."""

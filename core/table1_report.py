@@ -73,6 +73,7 @@ def write_tables(
     records: dict[str, dict],
     seeds: int,
     notes: Sequence[str],
+    scan_epochs: dict[str, int] | None = None,
 ) -> list[Path]:
     """Write the CSV and the Markdown table (each atomically: the lead commits them as they grow)."""
     rows = table_rows(cells, chosen, records, seeds)
@@ -83,11 +84,12 @@ def write_tables(
     writer.writerows({k: _csv_cell(v) for k, v in row.items()} for row in rows)
     paths = [out / f"{stem}.csv", out / f"{stem}.md"]
     write_atomically(paths[0], buffer.getvalue())
-    write_atomically(paths[1], markdown(rows, cells, notes))
+    write_atomically(paths[1], markdown(rows, cells, notes, scan_epochs or {}))
     return paths
 
 
-def markdown(rows: Sequence[dict], cells: Sequence[Cell], notes: Sequence[str]) -> str:
+def markdown(rows: Sequence[dict], cells: Sequence[Cell], notes: Sequence[str], scan_epochs: dict[str, int]) -> str:
+    """The table, its notes and every cell's settings (with its scan's length where known)."""
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     for row in rows:
         shown = {**row, "model": MODEL_LABELS.get(row["model"], row["model"])}
@@ -97,7 +99,9 @@ def markdown(rows: Sequence[dict], cells: Sequence[Cell], notes: Sequence[str]) 
     lines += [f"- {MODEL_LABELS.get(c.model, c.model)} on {c.dataset}: {c.skipped}." for c in skipped]
     lines += ["", "Settings per cell (the paper's, then the overrides given):", ""]
     lines += [
-        f"- {c.name}: {c.epochs} epochs, " + ", ".join(f"{k} {_md_cell(v)}" for k, v in c.settings)
+        f"- {c.name}: {c.epochs} epochs, "
+        + (f"scan {scan_epochs[c.name]} epochs, " if c.name in scan_epochs else "")
+        + ", ".join(f"{k} {_md_cell(v)}" for k, v in c.settings)
         for c in cells
         if not c.skipped
     ]

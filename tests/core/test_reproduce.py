@@ -98,6 +98,44 @@ def test_a_grid_stopped_by_ctrl_c_resumes_with_no_trial_run_twice_and_none_lost(
     assert len(new) == 1 + 3  # plain seed 2, and seeds 0-2 of the method now recorded
 
 
+@pytest.mark.slow
+def test_a_full_length_scan_is_the_tables_seed_0_and_is_not_run_again(tmp_path):
+    grid = ["--candidates", ",".join(CANDIDATES), "--seeds", "2", "--epochs", "2", "--workers", "1"]
+    done = _reproduce(tmp_path, *grid, "--set", "Wine.scan_epochs=2")
+    assert done.returncode == 0, done.stderr
+    records = [json.loads(text) for text in _trials(tmp_path).values()]
+    assert len(records) == 3 + 2 + 1  # the scan at full length, plain seeds 0-1, only seed 1 of the choice
+    assert all(r["trial"]["epochs"] == 2 for r in records)
+    choices = json.loads((tmp_path / "choices.json").read_text())
+    assert choices["vae/Wine"]["scan"]["epochs"] == 2
+    chosen = choices["vae/Wine"]["method"]
+    table = pd.read_csv(tmp_path / "table.csv", keep_default_na=False)
+    wine = table[table.dataset == "Wine"].set_index("training")
+    assert wine.loc["multi-objective", "method"] == chosen and wine.seeds.tolist() == [2, 2]
+    scan_seed_0 = next(r for r in records if r["trial"]["method"] == chosen and r["trial"]["seed"] == 0)
+    assert choices["vae/Wine"]["val_mean_error"][chosen] == scan_seed_0["val"]["mean_error"]
+    assert "vae/Wine: 2 epochs, scan 2 epochs" in (tmp_path / "table.md").read_text()
+
+
+def test_scan_epochs_set_for_a_data_set_leaves_the_others_scan_alone(tmp_path):
+    from core.reproduce import Protocol, Reproduction
+
+    overrides = (parse_override("epochs=4"), parse_override("Wine.scan_epochs=4"))
+    protocol = Protocol(
+        ("vae",), ("Wine", "HI"), seeds=3, scan_epochs=1, candidates=("none", "pcgrad"), overrides=overrides
+    )
+    reproduction = Reproduction(protocol, tmp_path)
+    wine, hi = (next(c for c in reproduction.cells if c.dataset == d) for d in ("Wine", "HI"))
+    assert [t.epochs for t in reproduction.scan_trials(wine)] == [4, 4]
+    assert [t.epochs for t in reproduction.scan_trials(hi)] == [1, 1]
+    assert "scan_epochs" not in dict(wine.settings)  # a protocol setting, not the trials' configuration
+    planned = [t for t in reproduction.planned() if t.dataset == "Wine"]
+    # plain seed 0 is the scan's "none" trial: one trial, not two
+    assert sorted((t.method, t.seed) for t in planned) == [("none", 0), ("none", 1), ("none", 2), ("pcgrad", 0)]
+    reproduction._rows = {"Wine": 1.0, "HI": 1.0}
+    assert reproduction.upcoming() == (2 + 3, 2 * 4 + 3 * 4)  # Wine's choice has seed 0 already; HI's has not
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -192,6 +230,8 @@ def test_the_imputation_variant_scores_the_hidden_cells(tmp_path):
         (["--candidates", "pcgrad,bogus"], "'bogus'"),
         (["--set", "hiden=8"], "unknown setting 'hiden'"),
         (["--set", "lr=-1"], "learning rate"),
+        (["--set", "Wine.scan_epochs=0"], "scan_epochs must be at least 1"),
+        (["--set", "scan_epochs=long"], "scan_epochs wants an int"),
         (["--seeds", "0"], "--seeds"),
         (["--address", "nonsense"], "HOST:PORT"),
     ],
