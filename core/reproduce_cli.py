@@ -12,7 +12,8 @@ from core.cli_types import duration, positive_int, print_error
 from core.errors import DataError
 from core.paper_table1 import CANDIDATES, DATASETS, MODELS
 from core.ray_engine import Progress, RaySession
-from core.reproduce import Protocol, Reproduction, parse_override
+from core.reproduce import Protocol, Reproduction
+from core.table1_overrides import parse_override
 from core.trial import Trial
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130

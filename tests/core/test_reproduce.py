@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 
 from core.cli import main
-from core.reproduce import parse_override
+from core.table1_overrides import parse_override
 from core.table1_report import COLUMNS
 from tests.paths import REPO
 
