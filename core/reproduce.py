@@ -46,7 +46,8 @@ from core.table1_overrides import Override, parse_override
 from core.table1_report import write_tables
 from core.trial import Cell, Trial, TrialStore, run_trials_stacked, settings_tuple, write_atomically
 
-__all__ = ["Override", "Protocol", "Reproduction", "parse_override"]  # parse_override now lives in core.table1_overrides
+# parse_override lives in core.table1_overrides; imported here so that core.reproduce keeps it
+__all__ = ["Override", "Protocol", "Reproduction", "parse_override"]
 
 _SCAN, _TABLE = 0, 1
 # A worker trains up to this many trials of one cell and length side by side in one stacked
