@@ -4,7 +4,7 @@ Run r's gradients at its shared layer are ``ColumnRows(layout, d_outputs[r], W[r
 as a single Trainer has them, with their R x K x K Gramians. Each run's method then
 combines its own rows: the plain sum and the methods of ``core.stacked.methods`` with a
 batched form for all their runs at once; the methods that solve or keep state per run
-(``GRAMIAN_WEIGHTED``) each on its run's Gramian, their directions then formed and
+(``PER_RUN_WEIGHTED``) each on its run's Gramian, their directions then formed and
 rescaled for all of them at once; GradDrop's masks drawn and applied for all its runs at
 once; the rest (cocktails) run by run through ``combine_gradients``. Every run's instance
 is its own, so stateful and random methods keep their state and their draws per run.
@@ -24,10 +24,9 @@ from core.gradients import ColumnLayout, ColumnRows
 from core.mtl import Combination, combine_gradients
 from core.mtl.base import Method
 from core.mtl.graddrop import GradDrop
-from core.mtl.nash_mtl import NashMTL
 from core.mtl.plain_sum import PlainSum
 from core.mtl.system import GradientSystem
-from core.stacked.methods import BATCHED_WEIGHTS, GRAMIAN_WEIGHTED, GramianOnly
+from core.stacked.methods import BATCHED_WEIGHTS, PER_RUN_WEIGHTED, GramianOnly
 
 
 def run_gramians(d_outputs: Tensor, weights: Tensor, layout: ColumnLayout) -> Tensor:
@@ -116,12 +115,10 @@ def combine_runs(
             if isinstance(method, PlainSum):
                 plain.append(run)
             elif type(method) in BATCHED_WEIGHTS and all_active[run]:
-                if isinstance(method, NashMTL):
-                    method.check_columns(k)
                 batched.setdefault(type(method), []).append((run, method))
             elif type(method) is GradDrop:
                 dropping.append((run, method))
-            elif type(method) in GRAMIAN_WEIGHTED:
+            elif type(method) in PER_RUN_WEIGHTED:
                 rows = GramianOnly(gradients.gramians[run], gradients.rows(run).shape[1], gradients.d_outputs.dtype)
                 solved[run] = method.combine(rows, gradients.losses[run], gradients.gramians[run])
             else:
