@@ -44,7 +44,15 @@ from core.ray_engine import Finished, Progress, RaySession, Task
 from core.table1_cells import read_cells, record_cells, table_cells
 from core.table1_overrides import Override, parse_override
 from core.table1_report import write_tables
-from core.trial import Cell, Trial, TrialStore, run_trials_stacked, settings_tuple, write_atomically
+from core.trial import (
+    COMBINATION_RULES,
+    Cell,
+    Trial,
+    TrialStore,
+    run_trials_stacked,
+    settings_tuple,
+    write_atomically,
+)
 
 # parse_override lives in core.table1_overrides; imported here so that core.reproduce keeps it
 __all__ = ["Override", "Protocol", "Reproduction", "parse_override"]
@@ -168,10 +176,21 @@ class Reproduction:
             return str(entry["method"])
         return None
 
+    def earlier_rules_choice(self, cell: Cell) -> str | None:
+        """The cell's recorded method if its scan differed from this run's only in the
+        combination rules: its rows show under those rules until the scan is made again."""
+        entry = self.choices.get(cell.name)
+        if not entry:
+            return None
+        scan = {k: v for k, v in entry["scan"].items() if k != "rules"}
+        current = {k: v for k, v in self._scan_settings(cell).items() if k != "rules"}
+        return str(entry["method"]) if scan == current else None
+
     def _scan_settings(self, cell: Cell) -> dict:
         return {
             "candidates": list(self.protocol.candidates),
             "epochs": self.scan_epochs(cell),
+            "rules": COMBINATION_RULES,
             "seed": 0,
             "settings": dict(cell.settings),
         }
@@ -328,8 +347,11 @@ class Reproduction:
             f"Each row: median over seeds 0..{p.seeds - 1} of the test {what}; iqr over the same seeds; "
             "seeds counts the finished ones; paper: the paper's cell (ordinals by class shift, median of 5 seeds), "
             "to compare with mean_error_paper_metric.",
+            f"rules: the combination rules a multi-objective row was measured under ({COMBINATION_RULES}: a column "
+            "whose gradient is below float32's resolution beside the largest is left out; 1: before, shown until "
+            "the cell is run again).",
         ]
-        chosen = {cell.name: self.choice(cell) for cell in self.cells}
+        chosen = {cell.name: self.choice(cell) or self.earlier_rules_choice(cell) for cell in self.cells}
         for cell in cells:
             if cell.name not in chosen:  # an earlier run's cell: the choice its scan made
                 chosen[cell.name] = self.choices.get(cell.name, {}).get("method")

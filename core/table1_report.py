@@ -6,8 +6,10 @@ scan's choice; empty until it is made), ``seeds`` (finished seeds that did not s
 early), ``epochs``, ``mean_error`` (median over those seeds of the test mean error,
 ordinals by error rate), ``mean_error_paper_metric`` (the same with ordinals by class
 shift, the paper's metric), ``iqr`` (interquartile range over seeds of ``mean_error``),
-``overlooked`` (median number of overlooked columns) and ``paper`` (the paper's cell;
-empty where the paper has none).
+``overlooked`` (median number of overlooked columns), ``paper`` (the paper's cell;
+empty where the paper has none) and ``rules`` (a multi-objective row's combination rules,
+``core.trial.COMBINATION_RULES``: a cell not yet run under the current ones shows its
+trials under the earlier ones, so said).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from core.paper_table1 import MODEL_LABELS, MULTI_OBJECTIVE, PAPER_CELLS, PLAIN
-from core.trial import Cell, write_atomically
+from core.trial import COMBINATION_RULES, Cell, write_atomically
 
 COLUMNS = (
     "model",
@@ -34,6 +36,7 @@ COLUMNS = (
     "iqr",
     "overlooked",
     "paper",
+    "rules",
 )
 
 
@@ -45,8 +48,14 @@ def table_rows(
         split = "test_imputation" if cell.impute else "test"
         plain = None if cell.skipped else "none"
         for training, method in ((PLAIN, plain), (MULTI_OBJECTIVE, chosen.get(cell.name))):
-            keys = [cell.trial(method, s, cell.epochs).key for s in range(seeds)] if method else []
-            runs = [records[k][split] for k in keys if k in records and records[k]["stopped_by"] is None]
+            runs: list[dict] = []
+            rules = None
+            # the current rules' trials, else (a cell not run again yet) the latest earlier ones'
+            for rules in range(COMBINATION_RULES, 0, -1) if method else ():
+                keys = [cell.trial(str(method), s, cell.epochs).key_under(rules) for s in range(seeds)]
+                runs = [records[k][split] for k in keys if k in records and records[k]["stopped_by"] is None]
+                if runs:
+                    break
             errors = [r["mean_error"] for r in runs if r["mean_error"] is not None]
             rows.append(
                 {
@@ -61,6 +70,7 @@ def table_rows(
                     "iqr": float(np.subtract(*np.percentile(errors, [75, 25]))) if errors else None,
                     "overlooked": _median([r["overlooked"] for r in runs]),
                     "paper": None if cell.impute else PAPER_CELLS.get((cell.model, cell.dataset, training)),
+                    "rules": rules if runs and method != "none" else None,
                 }
             )
     return rows

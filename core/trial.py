@@ -39,6 +39,13 @@ from core.run_stacked import train_runs
 
 Settings = tuple[tuple[str, Any], ...]
 
+# The revision of how the multi-objective methods combine, part of every multi-objective
+# trial's identity, so that a resume does not take a trial measured by earlier rules as
+# finished. 2 (2026-12-04): a column whose gradient is below float32's resolution beside
+# the largest is not a task (``core.mtl.system.active_rows``); 1: before. Plain training
+# (method "none") is the same under both, and its trials keep their keys.
+COMBINATION_RULES = 2
+
 
 @dataclass(frozen=True)
 class Trial:
@@ -53,8 +60,8 @@ class Trial:
     def config(self, device: str = "cpu") -> TrainConfig:
         return TrainConfig(model=self.model, method=self.method, seed=self.seed, device=device, **dict(self.settings))
 
-    def identity(self) -> dict:
-        return {
+    def identity(self, rules: int = COMBINATION_RULES) -> dict:
+        identity = {
             "model": self.model,
             "dataset": self.dataset,
             "method": self.method,
@@ -63,10 +70,17 @@ class Trial:
             "impute": self.impute,
             "settings": dict(self.settings),
         }
+        if self.method != "none" and rules > 1:
+            identity["rules"] = rules
+        return identity
 
     @property
     def key(self) -> str:
-        digest = hashlib.sha1(json.dumps(self.identity(), sort_keys=True).encode()).hexdigest()[:10]
+        return self.key_under(COMBINATION_RULES)
+
+    def key_under(self, rules: int) -> str:
+        """The key this trial had under the combination rules ``rules``."""
+        digest = hashlib.sha1(json.dumps(self.identity(rules), sort_keys=True).encode()).hexdigest()[:10]
         variant = "_impute" if self.impute else ""
         return f"{self.model}_{self.dataset}_{self.method}_seed{self.seed}_{self.epochs}ep{variant}_{digest}"
 

@@ -12,7 +12,6 @@ is its own, so stateful and random methods keep their state and their draws per 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -25,7 +24,7 @@ from core.mtl import Combination, combine_gradients
 from core.mtl.base import Method
 from core.mtl.graddrop import GradDrop
 from core.mtl.plain_sum import PlainSum
-from core.mtl.system import GradientSystem
+from core.mtl.system import GradientSystem, active_rows
 from core.stacked.methods import BATCHED_WEIGHTS, PER_RUN_WEIGHTED, GramianOnly
 
 
@@ -99,7 +98,7 @@ def combine_runs(
     diagonals = gradients.gramians.diagonal(dim1=1, dim2=2)
     # one read of the device for every run: finite gradients and losses, every row active
     finite = (torch.isfinite(diagonals).all(1) & torch.isfinite(gradients.losses).all(1)).tolist()
-    active = (diagonals.clamp_min(0).sqrt() > math.sqrt(torch.finfo(gradients.d_outputs.dtype).tiny)).all(1)
+    active = active_rows(diagonals.clamp_min(0).sqrt(), gradients.d_outputs.dtype).all(1)
     all_active = active.tolist()
     k = gradients.losses.shape[1]
     plain: list[int] = []

@@ -314,3 +314,29 @@ def test_float32_gradients_give_float32_results_close_to_float64(spec):
 
 def _combine_with(spec, grads, losses):
     return make_method(spec, generator=torch.Generator().manual_seed(0)).combine(grads, losses)
+
+
+def test_a_row_below_the_dtypes_resolution_beside_the_largest_is_not_a_task():
+    from core.mtl.system import active_rows
+
+    eps = torch.finfo(torch.float32).eps
+    norms = torch.tensor([[1.0, 3 * eps, eps / 3, 0.0], [1e-6, 3e-6 * eps, 1e-6 * eps / 3, 1e-21]], dtype=torch.float64)
+    # each system against its own largest row; 1e-21 squares to below float32's smallest normal
+    assert active_rows(norms, torch.float32).tolist() == [[True, True, False, False], [True, True, False, False]]
+    assert active_rows(norms[0], torch.float64).tolist() == [True, True, True, False]
+
+
+@pytest.mark.parametrize("spec", ["imtl-g", "aligned-mtl", "nash-mtl", "upgrad", "nsgd", "mgda-ub", "cagrad", "pcgrad"])
+def test_a_vanished_column_steers_nothing(spec):
+    """A float32 column whose gradient is 1e-9 of the others' (a fitted binary column's saturated
+    logits) gets the direction it would get at zero, and no more weight than the plain sum's 1
+    (IMTL-G gave it 1e9)."""
+    grads = jacobians(("gaussian",), 1, seed=5)[0][1].float()
+    vanished, zeroed = grads.clone(), grads.clone()
+    vanished[2] *= 1e-9
+    zeroed[2] = 0
+    losses = torch.zeros(len(grads))
+    with_tiny = _combine_with(spec, vanished, losses)
+    with_zero = _combine_with(spec, zeroed, losses)
+    assert abs(float(with_tiny.weights[2])) <= 1
+    torch.testing.assert_close(with_tiny.direction, with_zero.direction, rtol=1e-5, atol=1e-6 * _scale(grads))
