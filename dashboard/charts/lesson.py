@@ -221,12 +221,30 @@ def alignment_bars(names: Sequence[str], direction_cosines: np.ndarray, method: 
     return fig
 
 
-def alignment_reading(names: Sequence[str], direction_cosines: np.ndarray, method: str) -> str:
-    cosines = np.asarray(direction_cosines, dtype=float)
+def alignment_reading(
+    names: Sequence[str], direction_cosines: np.ndarray, method: str, weights: np.ndarray | None = None
+) -> str:
+    """What the step does for each column. ``weights``: the method's weights; a column it gave
+    none (its gradient vanished beside the others': ``core.mtl.system.active_rows``) is said to
+    be left out, and the rest of the reading is about the others."""
+    every = np.asarray(direction_cosines, dtype=float)
+    dropped = np.zeros(len(every), bool) if weights is None or method == PLAIN else np.asarray(weights) == 0
+    if dropped.all():
+        dropped[:] = False
+    kept = np.flatnonzero(~dropped)
+    every_kept = "every column it still trains" if dropped.any() else "every column"
+    reading = _alignment([names[i] for i in kept], every[kept], method, every_kept)
+    if dropped.any():
+        learnt = " and ".join(names[i] for i in np.flatnonzero(dropped))
+        reading += f" {learnt} is learnt: its gradient vanished beside the others', so the step leaves it out."
+    return reading
+
+
+def _alignment(names: Sequence[str], cosines: np.ndarray, method: str, every: str) -> str:
     best, worst = int(np.argmax(cosines)), int(np.argmin(cosines))
     with_method = f"With {'the ' if method == PLAIN else ''}{method_label(method)}, the step"
     if cosines[best] - cosines[worst] < EQUAL_SPREAD:
-        return f"{with_method} lines up equally with every column (cosine {signed(cosines.mean())})."
+        return f"{with_method} lines up equally with {every} (cosine {signed(cosines.mean())})."
     lead = f"{with_method} follows {names[best]} (cosine {signed(cosines[best])})"
     if cosines[worst] < -EQUAL_SPREAD:
         return f"{lead} and works against {names[worst]} ({signed(cosines[worst])})."

@@ -114,7 +114,7 @@ def _panel(state: LessonState) -> None:
                 state,
                 alignment_bars(names, diagnostics.direction_cosines, method),
                 "lesson_alignment",
-                alignment_reading(names, diagnostics.direction_cosines, method),
+                alignment_reading(names, diagnostics.direction_cosines, method, diagnostics.weights),
             )
             _chart(
                 state,
