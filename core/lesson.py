@@ -54,6 +54,7 @@ import torch
 from core.diagnostics import GradientDiagnostics
 from core.errors import DataError
 from core.mtl import combine_gradients, make_method
+from core.mtl.system import active_rows
 from core.schema import Column, ColumnType, Schema
 from core.trainer import Evaluation, StepRecord, TrainConfig, Trainer
 
@@ -248,6 +249,13 @@ class ColumnPlane:
     @property
     def norms(self) -> np.ndarray:
         return np.linalg.norm(self.gradients, axis=1)
+
+
+def vanished_columns(diagnostics: GradientDiagnostics) -> np.ndarray:
+    """The columns whose gradient vanished beside the others' at the step (float32 rows,
+    ``active_rows``): a method solving for weights left them out of it."""
+    norms = torch.as_tensor(np.asarray(diagnostics.norms, dtype=np.float64))
+    return (~active_rows(norms, torch.float32)).numpy()
 
 
 def column_plane(diagnostics: GradientDiagnostics, names: Sequence[str], first: str, second: str) -> ColumnPlane:

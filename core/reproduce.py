@@ -180,11 +180,9 @@ class Reproduction:
         """The cell's recorded method if its scan differed from this run's only in the
         combination rules: its rows show under those rules until the scan is made again."""
         entry = self.choices.get(cell.name)
-        if not entry:
-            return None
-        scan = {k: v for k, v in entry["scan"].items() if k != "rules"}
-        current = {k: v for k, v in self._scan_settings(cell).items() if k != "rules"}
-        return str(entry["method"]) if scan == current else None
+        if entry and _without_rules(entry["scan"]) == _without_rules(self._scan_settings(cell)):
+            return str(entry["method"])
+        return None
 
     def _scan_settings(self, cell: Cell) -> dict:
         return {
@@ -368,6 +366,10 @@ class Reproduction:
         work, so that a stopped run's cells stay in the tables of the runs after it)."""
         self.out.mkdir(parents=True, exist_ok=True)
         self.earlier_cells = record_cells(self.cells_path, self.cells, self.earlier_cells)
+
+
+def _without_rules(scan: dict) -> dict:
+    return {k: v for k, v in scan.items() if k != "rules"}
 
 
 def _read_json(path: Path) -> dict:

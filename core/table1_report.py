@@ -48,14 +48,7 @@ def table_rows(
         split = "test_imputation" if cell.impute else "test"
         plain = None if cell.skipped else "none"
         for training, method in ((PLAIN, plain), (MULTI_OBJECTIVE, chosen.get(cell.name))):
-            runs: list[dict] = []
-            rules = None
-            # the current rules' trials, else (a cell not run again yet) the latest earlier ones'
-            for rules in range(COMBINATION_RULES, 0, -1) if method else ():
-                keys = [cell.trial(str(method), s, cell.epochs).key_under(rules) for s in range(seeds)]
-                runs = [records[k][split] for k in keys if k in records and records[k]["stopped_by"] is None]
-                if runs:
-                    break
+            runs, rules = _finished_runs(cell, method, records, seeds, split) if method else ([], None)
             errors = [r["mean_error"] for r in runs if r["mean_error"] is not None]
             rows.append(
                 {
@@ -70,10 +63,23 @@ def table_rows(
                     "iqr": float(np.subtract(*np.percentile(errors, [75, 25]))) if errors else None,
                     "overlooked": _median([r["overlooked"] for r in runs]),
                     "paper": None if cell.impute else PAPER_CELLS.get((cell.model, cell.dataset, training)),
-                    "rules": rules if runs and method != "none" else None,
+                    "rules": rules if method != "none" else None,
                 }
             )
     return rows
+
+
+def _finished_runs(
+    cell: Cell, method: str, records: dict[str, dict], seeds: int, split: str
+) -> tuple[list[dict], int | None]:
+    """The scores of the method's finished seeds under the current combination rules, else (a
+    cell not run again yet) under the latest earlier rules that have some, and those rules."""
+    for rules in range(COMBINATION_RULES, 0, -1):
+        keys = [cell.trial(method, s, cell.epochs).key_under(rules) for s in range(seeds)]
+        runs = [records[k][split] for k in keys if k in records and records[k]["stopped_by"] is None]
+        if runs:
+            return runs, rules
+    return [], None
 
 
 def write_tables(

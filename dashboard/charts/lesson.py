@@ -222,13 +222,13 @@ def alignment_bars(names: Sequence[str], direction_cosines: np.ndarray, method: 
 
 
 def alignment_reading(
-    names: Sequence[str], direction_cosines: np.ndarray, method: str, weights: np.ndarray | None = None
+    names: Sequence[str], direction_cosines: np.ndarray, method: str, vanished: np.ndarray | None = None
 ) -> str:
-    """What the step does for each column. ``weights``: the method's weights; a column it gave
-    none (its gradient vanished beside the others': ``core.mtl.system.active_rows``) is said to
-    be left out, and the rest of the reading is about the others."""
+    """What the step does for each column. ``vanished``: the columns whose gradient vanished
+    beside the others' (``core.lesson.vanished_columns``); a method other than the plain sum
+    left them out, which the reading says, and the rest of it is about the others."""
     every = np.asarray(direction_cosines, dtype=float)
-    dropped = np.zeros(len(every), bool) if weights is None or method == PLAIN else np.asarray(weights) == 0
+    dropped = np.zeros(len(every), bool) if vanished is None or method == PLAIN else np.array(vanished, dtype=bool)
     if dropped.all():
         dropped[:] = False
     kept = np.flatnonzero(~dropped)

@@ -8,7 +8,15 @@ import pandas as pd
 import streamlit as st
 
 from core.errors import DataError
-from core.lesson import LESSON_COLUMNS, LESSON_METHODS, LESSON_STEPS, LESSON_TARGET, PLAIN, column_plane
+from core.lesson import (
+    LESSON_COLUMNS,
+    LESSON_METHODS,
+    LESSON_STEPS,
+    LESSON_TARGET,
+    PLAIN,
+    column_plane,
+    vanished_columns,
+)
 from core.metrics import ColumnScore
 from core.trainer import StepRecord
 from dashboard.charts.lesson import (
@@ -114,7 +122,7 @@ def _panel(state: LessonState) -> None:
                 state,
                 alignment_bars(names, diagnostics.direction_cosines, method),
                 "lesson_alignment",
-                alignment_reading(names, diagnostics.direction_cosines, method, diagnostics.weights),
+                alignment_reading(names, diagnostics.direction_cosines, method, vanished_columns(diagnostics)),
             )
             _chart(
                 state,

@@ -314,3 +314,15 @@ def test_the_plane_of_a_real_step_has_the_step_s_lengths_and_angle(finished_runs
     i, j = run.names.index("visitors"), run.names.index(LESSON_TARGET)
     np.testing.assert_allclose(plane.norms, diagnostics.norms[[i, j]], rtol=1e-6)
     assert plane.cosine == pytest.approx(diagnostics.cosines[i, j], abs=1e-6)
+
+
+def test_vanished_columns_are_those_below_float32s_resolution_beside_the_largest():
+    from core.diagnostics import GradientDiagnostics
+    from core.lesson import vanished_columns
+
+    eps = float(np.finfo(np.float32).eps)
+    norms = np.array([4399.0, 6.08, 4399.0 * eps / 2, 4399.0 * eps * 2])
+    # MGDA-UB's min-norm point gives weight 0 to a live column: weights say nothing of vanishing
+    weights = np.array([0.0, 1.0, 0.0, 0.0])
+    diagnostics = GradientDiagnostics(norms, None, None, weights, np.zeros(4))
+    assert vanished_columns(diagnostics).tolist() == [False, False, True, False]

@@ -105,14 +105,15 @@ def test_alignment_reading_follows_the_cosines(cosines, pattern):
 
 
 def test_alignment_reading_says_which_learnt_column_the_step_leaves_out():
-    reading = alignment_reading(NAMES, np.array([0.88, 0.87, -0.07]), "imtl-g", np.array([0.6, 413.0, 0.0]))
+    reading = alignment_reading(NAMES, np.array([0.88, 0.87, -0.07]), "imtl-g", np.array([False, False, True]))
     assert reading == (
         "With IMTL-G, the step lines up equally with every column it still trains (cosine 0.88). "
         "region is learnt: its gradient vanished beside the others', so the step leaves it out."
     )
-    # the plain sum's weights are all 1; a method that left out every column is read on all of them
-    assert "leaves it out" not in alignment_reading(NAMES, np.array([0.9, 0.5, 0.3]), "imtl-g", np.zeros(3))
-    equal = alignment_reading(NAMES, np.array([0.58, 0.6, 0.57]), "imtl-g", np.ones(3))
+    # every column vanished (a zero step): read on all of them; the plain sum leaves none out
+    assert "leaves it out" not in alignment_reading(NAMES, np.array([0.9, 0.5, 0.3]), "imtl-g", np.ones(3, bool))
+    assert "leaves it out" not in alignment_reading(NAMES, np.array([0.9, 0.5, 0.3]), PLAIN, np.array([0, 0, 1]))
+    equal = alignment_reading(NAMES, np.array([0.58, 0.6, 0.57]), "imtl-g", np.zeros(3, bool))
     assert equal.endswith("every column (cosine 0.58).")
 
 
